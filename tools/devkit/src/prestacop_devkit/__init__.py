@@ -1,0 +1,1 @@
+"""prestacop_devkit."""
