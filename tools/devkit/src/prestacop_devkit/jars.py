@@ -1,0 +1,208 @@
+"""Fetch, once, the Java jars the developers' tooling needs, from Maven Central.
+
+Two sets, each described by a small pom under ``tools/devkit/maven/``:
+
+* ``kafka``: an Apache Kafka 4.1.1 KRaft broker, its tools (perf tests) and a log4j2 binding;
+* ``spark-kafka``: Spark's Kafka data source for pyspark 4.2.0, minus what pyspark ships.
+
+``mvn dependency:copy-dependencies`` copies each set into ``<cache>/jars/<name>/``. The copy goes
+to a temporary sibling directory that is renamed into place and stamped with a marker (the pom's
+hash) only once complete, so an interrupted fetch, or a changed pom, is fetched again.
+
+Fetching is the setup step (``prestacop-devkit fetch-jars``). :func:`spark_kafka_jars_csv` is meant
+for Spark run time and never fetches: it raises :class:`JarsNotFetchedError` instead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from prestacop_devkit.exceptions import (
+    DevkitError,
+    JarFetchError,
+    JarsNotFetchedError,
+    MavenNotFoundError,
+)
+
+logger = logging.getLogger(__name__)
+
+KAFKA_SET = "kafka"
+SPARK_KAFKA_SET = "spark-kafka"
+_SET_DIRS = {KAFKA_SET: "kafka-4.1.1", SPARK_KAFKA_SET: "spark-kafka-4.2.0"}
+_MARKER = ".complete"
+_MVN_TAIL_LINES = 40
+_MVN_TIMEOUT_S = 900
+
+
+def repo_root() -> Path:
+    """Return the workspace root: the first directory holding ``uv.lock`` above this file.
+
+    Returns:
+        The repository root, or the current directory when no ``uv.lock`` is found (an
+        installed, non-editable copy of the package).
+    """
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "uv.lock").is_file():
+            return parent
+    return Path.cwd()
+
+
+def cache_dir() -> Path:
+    """Return the cache directory: ``$PRESTACOP_CACHE_DIR`` or ``<repo root>/.cache``."""
+    configured = os.environ.get("PRESTACOP_CACHE_DIR")
+    return Path(configured).expanduser().resolve() if configured else repo_root() / ".cache"
+
+
+def _pom(name: str) -> Path:
+    for base in (Path(__file__).resolve().parents[2], repo_root() / "tools" / "devkit"):
+        pom = base / "maven" / name / "pom.xml"
+        if pom.is_file():
+            return pom
+    raise DevkitError(f"pom for jar set {name!r} not found under tools/devkit/maven/{name}/")
+
+
+def _jar_dir(name: str) -> Path:
+    return cache_dir() / "jars" / _SET_DIRS[name]
+
+
+def _pom_digest(pom: Path) -> str:
+    return hashlib.sha256(pom.read_bytes()).hexdigest()
+
+
+def _is_complete(dest: Path, digest: str) -> bool:
+    marker = dest / _MARKER
+    return marker.is_file() and marker.read_text().strip() == digest
+
+
+@contextmanager
+def _fetch_lock(dest: Path) -> Iterator[None]:
+    """Serialise fetches of one set across processes (two test sessions, CLI + tests)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.parent / f".{dest.name}.lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _run_mvn(pom: Path, output_dir: Path) -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise MavenNotFoundError(
+            "mvn not found on PATH: install Maven 3.8+ (and Java 17+) to fetch the Kafka and "
+            "Spark connector jars from Maven Central"
+        )
+    command = [
+        mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(pom),
+        "dependency:copy-dependencies", f"-DoutputDirectory={output_dir}",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            command, capture_output=True, text=True, timeout=_MVN_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise JarFetchError(f"mvn did not finish within {_MVN_TIMEOUT_S} s: {pom}") from exc
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-_MVN_TAIL_LINES:])
+        raise JarFetchError(
+            f"mvn dependency:copy-dependencies failed (exit {done.returncode}) for {pom}:\n{tail}"
+        )
+
+
+def _ensure(name: str) -> Path:
+    pom = _pom(name)
+    digest = _pom_digest(pom)
+    dest = _jar_dir(name)
+    if _is_complete(dest, digest):
+        return dest
+    with _fetch_lock(dest):
+        if _is_complete(dest, digest):  # another process fetched it while we waited
+            return dest
+        partial = dest.with_name(dest.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        logger.info("fetching jars", extra={"jar_set": name, "pom": str(pom)})
+        started = time.monotonic()
+        _run_mvn(pom, partial)
+        if not any(partial.glob("*.jar")):
+            raise JarFetchError(f"mvn succeeded but copied no jar into {partial}")
+        (partial / _MARKER).write_text(digest + "\n")
+        shutil.rmtree(dest, ignore_errors=True)
+        partial.rename(dest)
+        logger.info(
+            "jars fetched",
+            extra={"jar_set": name, "dir": str(dest), "elapsed_s": time.monotonic() - started},
+        )
+    return dest
+
+
+def _jars(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.jar"))
+
+
+def ensure_kafka_jars() -> Path:
+    """Make sure the Kafka broker and tools jars are in the cache, fetching them if needed.
+
+    Returns:
+        The directory holding the jars.
+
+    Raises:
+        MavenNotFoundError: ``mvn`` is not installed.
+        JarFetchError: mvn failed (the message holds its output tail).
+    """
+    return _ensure(KAFKA_SET)
+
+
+def ensure_spark_kafka_jars() -> list[Path]:
+    """Make sure Spark's Kafka connector jars are in the cache, fetching them if needed.
+
+    Returns:
+        The jar files, sorted by name.
+
+    Raises:
+        MavenNotFoundError: ``mvn`` is not installed.
+        JarFetchError: mvn failed (the message holds its output tail).
+    """
+    return _jars(_ensure(SPARK_KAFKA_SET))
+
+
+def kafka_classpath() -> str:
+    """Return the Java classpath of the Kafka broker and its tools (fetching jars if needed).
+
+    Example:
+        >>> cp = kafka_classpath()  # doctest: +SKIP
+        >>> "kafka_2.13-4.1.1.jar" in cp  # doctest: +SKIP
+        True
+    """
+    return os.pathsep.join(str(jar) for jar in _jars(ensure_kafka_jars()))
+
+
+def spark_kafka_jars_csv() -> str:
+    """Return the connector jars as comma-joined absolute paths, for Spark's ``spark.jars``.
+
+    Never fetches: run ``prestacop-devkit fetch-jars`` (or :func:`ensure_spark_kafka_jars`)
+    during setup.
+
+    Example:
+        >>> SparkSession.builder.config("spark.jars", spark_kafka_jars_csv())  # doctest: +SKIP
+
+    Raises:
+        JarsNotFetchedError: the jars are not (completely) in the cache.
+    """
+    dest = _jar_dir(SPARK_KAFKA_SET)
+    if not _is_complete(dest, _pom_digest(_pom(SPARK_KAFKA_SET))):
+        raise JarsNotFetchedError(
+            f"Spark Kafka connector jars missing or stale in {dest}: "
+            "run `prestacop-devkit fetch-jars` first"
+        )
+    return ",".join(str(jar) for jar in _jars(dest))
