@@ -1,0 +1,209 @@
+"""Spark views of the shared models (needs the ``spark`` extra: ``prestacop-shared[spark]``).
+
+The Spark ``StructType`` of an event is derived from its pydantic model, never written by hand.
+Stored datasets (stream-storage's CSV output) are read back through Spark's file-sink log,
+never by globbing part files, which could pick up files of failed batches.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import AwareDatetime, BaseModel, Field, NaiveDatetime
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import (
+    BooleanType,
+    DataType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from prestacop_shared.exceptions import PrestacopError
+
+STORAGE_METADATA_FIELDS = (
+    StructField("kafka_topic", StringType(), False),
+    StructField("kafka_partition", IntegerType(), False),
+    StructField("kafka_offset", LongType(), False),
+)
+"""Columns stream-storage adds to every stored row: where in Kafka it came from."""
+
+PARTITION_COLUMN = "event_date"
+"""Stored datasets are partitioned by this UTC date (of ``emitted_at``, or a ticket's issue date)."""
+
+
+class SchemaDerivationError(PrestacopError):
+    """A model field whose type has no Spark equivalent."""
+
+
+_SCALARS: dict[type, DataType] = {
+    bool: BooleanType(),
+    int: LongType(),
+    float: DoubleType(),
+    str: StringType(),
+    datetime: TimestampType(),
+    date: DateType(),
+}
+
+
+def _spark_type(annotation: Any, where: str) -> tuple[DataType, bool]:
+    """Return (Spark type, nullable) for one annotation."""
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        if len(members) != 1:
+            raise SchemaDerivationError(f"{where}: unions of several types are not supported")
+        data_type, _ = _spark_type(members[0], where)
+        return data_type, True
+    if origin is Literal:
+        values = get_args(annotation)
+        return _spark_type(type(values[0]), where)
+    if origin is not None and get_args(annotation):  # Annotated[...] and friends
+        return _spark_type(get_args(annotation)[0], where)
+    if annotation in (AwareDatetime, NaiveDatetime):
+        return TimestampType(), False
+    if isinstance(annotation, type):
+        if issubclass(annotation, Enum):
+            return StringType(), False
+        if issubclass(annotation, BaseModel):
+            return spark_schema(annotation), False
+        for python_type, data_type in _SCALARS.items():
+            if issubclass(annotation, python_type) and not (
+                python_type is int and issubclass(annotation, bool)
+            ):
+                return data_type, False
+    raise SchemaDerivationError(f"{where}: no Spark type for {annotation!r}")
+
+
+def spark_schema(model: type[BaseModel]) -> StructType:
+    """Derive the Spark schema of a model's JSON form, field by field, in declaration order.
+
+    ``int`` becomes ``LongType``, ``float`` ``DoubleType``, enums and literals their value type,
+    datetimes ``TimestampType``; ``X | None`` is nullable.
+
+    Example:
+        >>> from prestacop_shared.events import Alert
+        >>> spark_schema(Alert)["latitude"].dataType
+        DoubleType()
+    """
+    fields = []
+    for name, info in model.model_fields.items():
+        data_type, nullable = _spark_type(info.annotation, f"{model.__name__}.{name}")
+        fields.append(StructField(name, data_type, nullable or not info.is_required()))
+    return StructType(fields)
+
+
+def stored_schema(model: type[BaseModel]) -> StructType:
+    """Schema of a stored dataset: the model's fields, where it came from, and the partition."""
+    schema = StructType(list(spark_schema(model).fields) + list(STORAGE_METADATA_FIELDS))
+    return schema.add(StructField(PARTITION_COLUMN, DateType(), True))
+
+
+CSV_OPTIONS: dict[str, str] = {
+    "header": "true",
+    "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+    "dateFormat": "yyyy-MM-dd",
+    "escape": '"',
+    "multiLine": "true",
+    "mode": "FAILFAST",
+}
+"""CSV options used both to write and to read stored datasets, so the two always agree."""
+
+
+def read_dataset(spark: SparkSession, path: str | Path, model: type[BaseModel]) -> DataFrame:
+    """Load a dataset stored by stream-storage, honouring its ``_spark_metadata`` log.
+
+    Spark uses the file-sink log when it reads the sink's root directory, so only files of
+    committed batches are seen. A folder without that log is refused rather than globbed.
+
+    Raises:
+        PrestacopError: ``path`` is not a stream-storage output folder.
+    """
+    root = Path(path)
+    if not (root / "_spark_metadata").is_dir():
+        raise PrestacopError(
+            f"{root} has no _spark_metadata log: not a stream-storage output folder "
+            "(refusing to glob part files)"
+        )
+    return (
+        spark.read.format("csv").options(**CSV_OPTIONS).schema(stored_schema(model)).load(str(root))
+    )
+
+
+class SparkSettings(BaseSettings):
+    """How Spark services start their session (environment prefix ``SPARK_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SPARK_", extra="ignore", frozen=True)
+
+    master_url: str = Field(
+        default="local[*]", description="local[*] or spark://host:7077 (SPARK_MASTER_URL)"
+    )
+    kafka_jars_dir: Path | None = Field(
+        default=None,
+        description="Folder of the Kafka connector jars (SPARK_KAFKA_JARS_DIR); default: the "
+        "devkit cache .cache/jars/spark-kafka found from the working directory upwards",
+    )
+    driver_memory: str = "1g"
+    shuffle_partitions: int = Field(default=4, ge=1)
+    log_level: str = "WARN"
+
+    def connector_jars(self) -> list[Path]:
+        """The connector jars to hand to ``spark.jars`` (fetched by setup, never at run time).
+
+        Raises:
+            PrestacopError: no jar folder found; the message says how to fetch them.
+        """
+        folder = self.kafka_jars_dir or _find_upwards(Path(".cache/jars/spark-kafka"))
+        jars = sorted(folder.glob("*.jar")) if folder and folder.is_dir() else []
+        if not jars:
+            raise PrestacopError(
+                "Spark's Kafka connector jars were not found: set SPARK_KAFKA_JARS_DIR to the "
+                "folder that holds them, or run `make setup` (prestacop-devkit fetch-jars)"
+            )
+        return jars
+
+
+def _find_upwards(relative: Path) -> Path | None:
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / relative).is_dir():
+            return folder / relative
+    return None
+
+
+def build_spark_session(
+    app_name: str, settings: SparkSettings, *, extra_config: dict[str, str] | None = None
+) -> SparkSession:
+    """Start (or reuse) a Spark session wired for Prestacop.
+
+    Sets ``PYSPARK_PYTHON`` to this interpreter unless already set (workers otherwise fail to
+    connect back), hands the pre-fetched connector jars over with ``spark.jars``, and works in UTC.
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(settings.master_url)
+        .config("spark.jars", ",".join(str(jar) for jar in settings.connector_jars()))
+        .config("spark.driver.memory", settings.driver_memory)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.ansi.enabled", "false")
+    )
+    for key, value in (extra_config or {}).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel(settings.log_level)
+    return session
