@@ -1,0 +1,46 @@
+"""Fixtures of the devkit's integration tests: the jars (setup step) and one broker per module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from prestacop_devkit.broker import LocalKafka, free_port
+from prestacop_devkit.exceptions import MavenNotFoundError
+from prestacop_devkit.jars import ensure_kafka_jars, ensure_spark_kafka_jars
+
+
+@pytest.fixture(scope="session")
+def devkit_jars() -> tuple[Path, list[Path]]:
+    """Fetch (once, cached) the Kafka and Spark connector jars; skip if Maven is missing."""
+    try:
+        return ensure_kafka_jars(), ensure_spark_kafka_jars()
+    except MavenNotFoundError as missing:
+        pytest.skip(str(missing))
+
+
+def two_free_ports() -> tuple[int, int]:
+    """Two distinct free ports (``free_port`` may hand back the one it just gave)."""
+    port = free_port()
+    controller_port = free_port()
+    while controller_port == port:
+        controller_port = free_port()
+    return port, controller_port
+
+
+@pytest.fixture(scope="module")
+def local_kafka(
+    devkit_jars: tuple[Path, list[Path]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalKafka]:
+    """A started single-node broker for the whole test module, stopped at its end."""
+    port, controller_port = two_free_ports()
+    broker = LocalKafka(
+        tmp_path_factory.mktemp("devkit-kafka"), port=port, controller_port=controller_port
+    )
+    broker.start(timeout_s=120)
+    try:
+        yield broker
+    finally:
+        broker.stop()
