@@ -41,7 +41,9 @@ class DroneSettings(BaseSettings):
     max_messages: int | None = Field(default=None, ge=1, description="Stop after this many")
     fleet: str = Field(default="nypd", description="First part of every drone id")
     host: str = Field(
-        default_factory=socket.gethostname, min_length=1, description="Second part of drone ids"
+        default_factory=lambda: socket.gethostname(),
+        min_length=1,
+        description="Second part of drone ids",
     )
     ids: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Explicit comma-separated drone ids (replace count/fleet/host)"

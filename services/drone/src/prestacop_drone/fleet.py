@@ -78,14 +78,13 @@ def patrol_area(borough: BoundingBox, latitude: float, longitude: float) -> Boun
 
 
 def launch_drones(ids: Sequence[str], seed: int | None) -> list[Drone]:
-    """Place each drone at a base in a borough (boroughs in turn), with a partly charged battery."""
+    """Put each drone at its base in a borough (boroughs in turn), with a partly charged battery."""
     drones = []
     boroughs = cycle(BOROUGH_BOUNDS.values())
     for drone_id, borough in zip(ids, boroughs, strict=False):
         rng = drone_rng(seed, drone_id)
         base_latitude, base_longitude = random_point(borough, rng, margin=0.1)
         area = patrol_area(borough, base_latitude, base_longitude)
-        latitude, longitude = random_point(area, rng)
         drones.append(
             Drone(
                 drone_id=drone_id,
@@ -93,8 +92,8 @@ def launch_drones(ids: Sequence[str], seed: int | None) -> list[Drone]:
                 area=area,
                 base_latitude=base_latitude,
                 base_longitude=base_longitude,
-                latitude=latitude,
-                longitude=longitude,
+                latitude=base_latitude,
+                longitude=base_longitude,
                 cruise_speed_mps=rng.uniform(*CRUISE_SPEED_RANGE_MPS),
                 battery_pct=rng.uniform(*START_BATTERY_RANGE_PCT),
                 heading_deg=rng.uniform(0.0, 360.0),
