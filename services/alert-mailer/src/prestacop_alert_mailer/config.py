@@ -1,0 +1,125 @@
+"""Settings of the alert mailer, from the environment (prefix ``MAILER_``).
+
+Secrets come either from a variable (``MAILER_SMTP_PASSWORD``, ``MAILER_OPERATOR_TOKEN``) or from
+a file (``..._FILE``, e.g. a Docker secret); the mailer refuses to start on an empty or
+placeholder operator token. Kafka is configured by :class:`prestacop_shared.kafka.KafkaSettings`
+(prefix ``KAFKA_``).
+
+Example:
+    >>> settings = MailerSettings(mail_to="a@example.org, b@example.org",
+    ...                           operator_token="s3cret-0123456789abcdef")
+    >>> settings.mail_to
+    ['a@example.org', 'b@example.org']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "change_me", "changethis", "secret", "password", "token", "xxx"}
+)
+MIN_TOKEN_LENGTH = 16
+
+
+def _read_secret(path: Path, variable: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ValueError(f"{variable}: cannot read {path}: {error.strerror}") from None
+
+
+class MailerSettings(BaseSettings):
+    """Everything the mailer and its operator API need (environment prefix ``MAILER_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="MAILER_", extra="ignore", frozen=True)
+
+    smtp_host: str = Field(default="localhost", min_length=1)
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "implicit"] = Field(
+        default="none", description="none, starttls (upgrade after connect) or implicit (SMTPS)"
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_password_file: Path | None = None
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    retry_initial_s: float = Field(default=0.5, gt=0, description="first SMTP retry delay")
+    retry_max_s: float = Field(default=10.0, gt=0, description="cap of the SMTP retry delay")
+
+    mail_from: str = Field(default="prestacop-alerts@localhost", min_length=3)
+    mail_to: Annotated[list[str], NoDecode] = Field(
+        min_length=1, description="comma-separated recipients"
+    )
+
+    operator_token: SecretStr | None = None
+    operator_token_file: Path | None = None
+    public_url: str = Field(
+        default="http://localhost:8080", description="base URL of the operator API, for links"
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    group_id: str = Field(default="prestacop-alert-mailer", min_length=1)
+    state_dir: Path = Path("state/alert-mailer")
+    log_level: str = "INFO"
+
+    @field_validator("mail_to", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("mail_to")
+    @classmethod
+    def _check_recipients(cls, value: list[str]) -> list[str]:
+        bad = [address for address in value if "@" not in address]
+        if bad:
+            raise ValueError(f"not an email address: {', '.join(bad)}")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _resolve_secrets(self) -> MailerSettings:
+        if self.smtp_password is None and self.smtp_password_file is not None:
+            password = _read_secret(self.smtp_password_file, "MAILER_SMTP_PASSWORD_FILE")
+            object.__setattr__(self, "smtp_password", SecretStr(password))
+        if self.smtp_username and not self.smtp_password:
+            raise ValueError(
+                "MAILER_SMTP_USERNAME is set: give MAILER_SMTP_PASSWORD or MAILER_SMTP_PASSWORD_FILE"
+            )
+        if self.operator_token is None and self.operator_token_file is not None:
+            token = _read_secret(self.operator_token_file, "MAILER_OPERATOR_TOKEN_FILE")
+            object.__setattr__(self, "operator_token", SecretStr(token))
+        token = self.operator_token.get_secret_value().strip() if self.operator_token else ""
+        if not token:
+            raise ValueError(
+                "MAILER_OPERATOR_TOKEN (or MAILER_OPERATOR_TOKEN_FILE) is required: "
+                "the operator API refuses writes without a bearer token"
+            )
+        if token.lower() in PLACEHOLDER_SECRETS or len(token) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                "MAILER_OPERATOR_TOKEN is a placeholder or too short: use at least "
+                f"{MIN_TOKEN_LENGTH} random characters (e.g. `openssl rand -hex 32`)"
+            )
+        return self
+
+    def operator_token_value(self) -> str:
+        """The operator bearer token (validated non-empty at start)."""
+        assert self.operator_token is not None  # noqa: S101 - guaranteed by _resolve_secrets
+        return self.operator_token.get_secret_value().strip()
+
+    @property
+    def state_db(self) -> Path:
+        """The SQLite file holding alerts, sent records and resolutions."""
+        return self.state_dir / "alert-mailer.sqlite3"

@@ -1,0 +1,218 @@
+"""Run the real mailer as a subprocess, make alerts, read the mail it sent.
+
+Shared by the mailer's integration and e2e tests (the fixtures are re-exported by their
+``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from prestacop_shared import topics
+from prestacop_shared.events import Alert, AlertReason
+from prestacop_shared.kafka import KafkaSettings
+from prestacop_shared.serde import encode
+from tests.support.kafka import create_topics, produce
+from tests.support.smtp import RecordingSMTPServer
+
+OPERATOR_TOKEN = "test-operator-token-0123456789abcdef"
+MAILER_TOPICS = (
+    topics.DRONE_ALERTS,
+    topics.DRONE_ALERTS_DLQ,
+    topics.DRONE_VIOLATIONS,
+    topics.DRONE_ALERT_RESOLUTIONS,
+)
+
+
+def make_alert(index: int, *, plate: str | None = "ABC1234") -> Alert:
+    """A valid alert from one of a few drones, somewhere in Manhattan."""
+    rng = random.Random(index)
+    return Alert(
+        drone_id=f"drone-test-{index % 5}",
+        latitude=40.70 + rng.random() * 0.1,
+        longitude=-74.01 + rng.random() * 0.05,
+        image_id=f"img-{index:05d}",
+        reason=list(AlertReason)[index % len(AlertReason)],
+        detail=f"test alert {index}",
+        plate_id=plate,
+    )
+
+
+def produce_alerts(settings: KafkaSettings, alerts: list[Alert]) -> None:
+    """Produce alerts keyed by drone id, as the drones do."""
+    produce(
+        settings,
+        settings.topic(topics.DRONE_ALERTS),
+        [(alert.drone_id, encode(alert)) for alert in alerts],
+    )
+
+
+def alert_id_of(message: EmailMessage) -> str:
+    """The alert an email is about, from its deterministic Message-ID."""
+    message_id = str(message["Message-ID"])
+    assert message_id.startswith("<alert-") and message_id.endswith("@prestacop>"), message_id
+    return message_id[len("<alert-") : -len("@prestacop>")]
+
+
+def emails_per_alert(messages: list[EmailMessage]) -> Counter[str]:
+    """How many emails each alert got."""
+    return Counter(alert_id_of(message) for message in messages)
+
+
+@dataclass
+class MailerProcess:
+    """One ``python -m prestacop_alert_mailer`` process (restartable on the same state)."""
+
+    env: dict[str, str]
+    log_path: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    _log_files: list[Any] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, wait: bool = True) -> MailerProcess:
+        assert self.process is None or self.process.poll() is not None, "already running"
+        self.starts += 1
+        log = self.log_path.open("ab")
+        self._log_files.append(log)
+        log.write(f"\n===== start {self.starts} =====\n".encode())
+        log.flush()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "prestacop_alert_mailer"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        if wait:
+            self.wait_until_serving()
+        return self
+
+    def wait_until_serving(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"mailer exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                httpx.get(f"{self.url}/healthz", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError(f"mailer not serving after {timeout_s}s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup at all."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
+    def terminate(self, timeout_s: float = 60) -> int:
+        """SIGTERM and wait; return the exit status."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout_s)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def healthz(self) -> httpx.Response:
+        return httpx.get(f"{self.url}/healthz", timeout=5)
+
+    def close(self) -> None:
+        self.kill()
+        for log in self._log_files:
+            log.close()
+
+
+def mailer_env(
+    kafka_settings: KafkaSettings,
+    smtp: RecordingSMTPServer,
+    *,
+    state_dir: Path,
+    port: int,
+    group_id: str,
+    **extra: str,
+) -> dict[str, str]:
+    """The environment the mailer runs with in tests (settings override, nothing is patched)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MAILER_", "KAFKA_"))
+    }
+    env.update(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+            "KAFKA_TOPIC_PREFIX": kafka_settings.topic_prefix,
+            "KAFKA_CLIENT_ID": "alert-mailer-under-test",
+            "MAILER_SMTP_HOST": smtp.host,
+            "MAILER_SMTP_PORT": str(smtp.port),
+            "MAILER_SMTP_TLS": "none",
+            "MAILER_MAIL_FROM": "prestacop-alerts@test.invalid",
+            "MAILER_MAIL_TO": "operators@test.invalid, duty@test.invalid",
+            "MAILER_OPERATOR_TOKEN": OPERATOR_TOKEN,
+            "MAILER_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "MAILER_HTTP_HOST": "127.0.0.1",
+            "MAILER_HTTP_PORT": str(port),
+            "MAILER_GROUP_ID": group_id,
+            "MAILER_STATE_DIR": str(state_dir),
+            "MAILER_RETRY_INITIAL_S": "0.2",
+            "MAILER_RETRY_MAX_S": "2",
+            "MAILER_SMTP_TIMEOUT_S": "5",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+MailerFactory = Callable[..., MailerProcess]
+
+
+@pytest.fixture
+def mailer_factory(
+    kafka_settings: KafkaSettings,
+    unique_name: Callable[[str], str],
+    tmp_path: Path,
+    free_tcp_port: int,
+) -> Iterator[MailerFactory]:
+    """Build (not start) mailer processes on the test's topics; all are killed after the test.
+
+    Creates the mailer's topics (3 partitions for the alerts, as drones are keyed by id).
+    """
+    create_topics(kafka_settings, [topics.DRONE_ALERTS], partitions=3)
+    create_topics(kafka_settings, MAILER_TOPICS[1:])
+    processes: list[MailerProcess] = []
+
+    def factory(smtp: RecordingSMTPServer, **extra: str) -> MailerProcess:
+        env = mailer_env(
+            kafka_settings,
+            smtp,
+            state_dir=tmp_path / "mailer-state",
+            port=free_tcp_port,
+            group_id=unique_name("alert-mailer"),
+            **extra,
+        )
+        process = MailerProcess(env=env, log_path=tmp_path / "mailer.log", port=free_tcp_port)
+        processes.append(process)
+        return process
+
+    yield factory
+    for process in processes:
+        process.close()
