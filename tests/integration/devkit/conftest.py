@@ -30,6 +30,12 @@ def two_free_ports() -> tuple[int, int]:
     return port, controller_port
 
 
+@pytest.fixture
+def free_port_pair() -> tuple[int, int]:
+    """A client port and a controller port for a broker of a test's own."""
+    return two_free_ports()
+
+
 @pytest.fixture(scope="module")
 def local_kafka(
     devkit_jars: tuple[Path, list[Path]], tmp_path_factory: pytest.TempPathFactory

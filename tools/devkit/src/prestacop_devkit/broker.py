@@ -253,6 +253,10 @@ class LocalKafka:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            # After a crash (kill) the restarted broker is refused with
+            # DUPLICATE_BROKER_REGISTRATION until its old session expires (default 9 s).
+            "broker.session.timeout.ms": "4000",
+            "broker.heartbeat.interval.ms": "500",
             "log.retention.hours": "168",
         }
         text = "".join(f"{key}={value}\n" for key, value in settings.items())
