@@ -118,8 +118,31 @@ CSV_OPTIONS: dict[str, str] = {
     "escape": '"',
     "multiLine": "true",
     "mode": "FAILFAST",
+    "ignoreLeadingWhiteSpace": "false",
+    "ignoreTrailingWhiteSpace": "false",
 }
-"""CSV options used both to write and to read stored datasets, so the two always agree."""
+"""CSV options used both to write and to read stored datasets, so the two always agree.
+
+Spark's CSV writer trims whitespace around values unless told not to (its reader does not), so
+both ``ignore*WhiteSpace`` flags are spelled out: a value is stored exactly as it was sent.
+"""
+
+QUARANTINE_SCHEMA = StructType(
+    [
+        StructField("kafka_topic", StringType(), False),
+        StructField("kafka_partition", IntegerType(), False),
+        StructField("kafka_offset", LongType(), False),
+        StructField("kafka_timestamp", TimestampType(), True),
+        StructField("raw_value", StringType(), True),
+        StructField("reason", StringType(), False),
+        StructField(PARTITION_COLUMN, DateType(), True),
+    ]
+)
+"""Schema of stream-storage's quarantine: messages that did not fit their topic's model.
+
+``raw_value`` is the message value decoded as UTF-8 (invalid bytes become U+FFFD), ``null`` for
+a message without value; ``event_date`` is the UTC date of ``kafka_timestamp``.
+"""
 
 
 def read_dataset(spark: SparkSession, path: str | Path, model: type[BaseModel]) -> DataFrame:
@@ -142,6 +165,36 @@ def read_dataset(spark: SparkSession, path: str | Path, model: type[BaseModel]) 
     )
 
 
+def read_quarantine(spark: SparkSession, path: str | Path) -> DataFrame:
+    """Load stream-storage's quarantine (schema :data:`QUARANTINE_SCHEMA`), committed files only.
+
+    ``path`` is either one quarantine sink (a folder with its own ``_spark_metadata``) or the
+    quarantine root, whose sub-folders are one sink per stored dataset; those are read each
+    through its own log and unioned.
+
+    Raises:
+        PrestacopError: neither ``path`` nor any of its sub-folders is a sink output folder.
+    """
+    root = Path(path)
+    sinks = (
+        [root]
+        if (root / "_spark_metadata").is_dir()
+        else sorted(child for child in root.glob("*") if (child / "_spark_metadata").is_dir())
+    )
+    if not sinks:
+        raise PrestacopError(
+            f"{root} holds no quarantine sink (no _spark_metadata log in it or its sub-folders)"
+        )
+    frames = [
+        spark.read.format("csv").options(**CSV_OPTIONS).schema(QUARANTINE_SCHEMA).load(str(sink))
+        for sink in sinks
+    ]
+    combined = frames[0]
+    for frame in frames[1:]:
+        combined = combined.unionByName(frame)
+    return combined
+
+
 class SparkSettings(BaseSettings):
     """How Spark services start their session (environment prefix ``SPARK_``)."""
 
@@ -153,7 +206,8 @@ class SparkSettings(BaseSettings):
     kafka_jars_dir: Path | None = Field(
         default=None,
         description="Folder of the Kafka connector jars (SPARK_KAFKA_JARS_DIR); default: the "
-        "devkit cache .cache/jars/spark-kafka found from the working directory upwards",
+        "devkit cache $PRESTACOP_CACHE_DIR/jars or .cache/jars/spark-kafka-<version> found "
+        "from the working directory upwards, then from this package's repository upwards",
     )
     driver_memory: str = "1g"
     shuffle_partitions: int = Field(default=4, ge=1)
@@ -165,7 +219,7 @@ class SparkSettings(BaseSettings):
         Raises:
             PrestacopError: no jar folder found; the message says how to fetch them.
         """
-        folder = self.kafka_jars_dir or _find_upwards(Path(".cache/jars/spark-kafka"))
+        folder = self.kafka_jars_dir or _find_connector_dir()
         jars = sorted(folder.glob("*.jar")) if folder and folder.is_dir() else []
         if not jars:
             raise PrestacopError(
@@ -175,10 +229,28 @@ class SparkSettings(BaseSettings):
         return jars
 
 
-def _find_upwards(relative: Path) -> Path | None:
-    for folder in (Path.cwd(), *Path.cwd().parents):
-        if (folder / relative).is_dir():
-            return folder / relative
+def _find_connector_dir() -> Path | None:
+    """The devkit's connector jar folder, preferring the one made for this pyspark version.
+
+    The devkit caches them as ``.cache/jars/spark-kafka-<spark version>/``; candidates are
+    looked for under ``$PRESTACOP_CACHE_DIR/jars`` when set, then from the working directory
+    upwards, then from this file upwards (the repository of an editable install).
+    """
+    from pyspark import __version__ as spark_version
+
+    bases = [folder / ".cache" / "jars" for folder in (Path.cwd(), *Path.cwd().parents)]
+    bases += [folder / ".cache" / "jars" for folder in Path(__file__).resolve().parents]
+    configured = os.environ.get("PRESTACOP_CACHE_DIR")
+    if configured:
+        bases.insert(0, Path(configured).expanduser() / "jars")
+    for base in bases:
+        exact = base / f"spark-kafka-{spark_version}"
+        if exact.is_dir():
+            return exact
+    for base in bases:
+        others = sorted(p for p in base.glob("spark-kafka*") if p.is_dir()) if base.is_dir() else []
+        if others:
+            return others[-1]
     return None
 
 

@@ -1,0 +1,164 @@
+"""The streaming queries: per dataset, one that stores valid rows and one that quarantines.
+
+Both read the dataset's topic from the earliest offset (for a new query; afterwards the
+checkpoint decides), parse it the same way and keep complementary halves
+(:mod:`prestacop_stream_storage.transform`). Each writes with Spark's CSV file sink under its
+own checkpoint.
+
+Delivery guarantee: exactly-once from Kafka to files, per query. A micro-batch's offsets are
+logged in the checkpoint before it runs, its files are listed in the sink's ``_spark_metadata``
+log only once all are written, and a restarted query re-runs the last uncommitted batch with the
+same offsets. Readers that load the folder through Spark (``read_dataset``/``read_quarantine``)
+see only files listed in that log, so files of an interrupted batch are never read. The price
+of two queries is that every record is read and parsed twice; the gain is that neither half
+needs a hand-made commit protocol (a ``foreachBatch`` writing both would lose the sink log).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming.query import StreamingQuery
+
+from prestacop_shared.kafka import KafkaSettings
+from prestacop_shared.spark import CSV_OPTIONS, PARTITION_COLUMN
+from prestacop_stream_storage.config import Settings
+from prestacop_stream_storage.datasets import DATASETS, Dataset
+from prestacop_stream_storage.exceptions import CheckpointMismatchError
+from prestacop_stream_storage.transform import parse, quarantined_rows, stored_rows
+
+logger = logging.getLogger(__name__)
+
+_LOG_ENTRY = re.compile(r"^[0-9]+(\.compact)?$")
+
+
+def _log_entries(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return [entry.name for entry in folder.iterdir() if _LOG_ENTRY.match(entry.name)]
+
+
+def check_pairing(checkpoint: Path, output: Path) -> None:
+    """Refuse a checkpoint and an output folder that do not belong together.
+
+    A sink log with batches but a checkpoint that never planned one means a new checkpoint over
+    an old output (everything would be stored again); a checkpoint with committed batches but
+    no sink log means an old checkpoint over a new output (those batches would be missing).
+    A crash between the two writes of one batch leaves neither state, so restarts are not
+    refused.
+
+    Raises:
+        CheckpointMismatchError: the two do not belong together; the message says what to do.
+    """
+    sink_batches = _log_entries(output / "_spark_metadata")
+    planned = _log_entries(checkpoint / "offsets")
+    committed = _log_entries(checkpoint / "commits")
+    if sink_batches and not planned:
+        raise CheckpointMismatchError(
+            f"{output} already holds stored batches but checkpoint {checkpoint} has none: "
+            "restore that output's checkpoint, or move the output folder away to store again"
+        )
+    if committed and not sink_batches:
+        raise CheckpointMismatchError(
+            f"checkpoint {checkpoint} has committed batches but {output} has no sink log: "
+            "restore the output folder, or move the checkpoint away to store again"
+        )
+
+
+def kafka_source(
+    spark: SparkSession, dataset: Dataset, settings: Settings, kafka: KafkaSettings
+) -> DataFrame:
+    """A streaming read of the dataset's topic (``read_committed``, earliest for new queries)."""
+    reader = (
+        spark.readStream.format("kafka")
+        .options(**kafka.spark_options())
+        .option("subscribe", kafka.topic(dataset.topic))
+        .option("startingOffsets", "earliest")
+        .option("failOnDataLoss", str(settings.fail_on_data_loss).lower())
+        .option("maxOffsetsPerTrigger", str(settings.max_offsets_per_trigger))
+    )
+    if settings.min_kafka_partitions is not None:
+        reader = reader.option("minPartitions", str(settings.min_kafka_partitions))
+    return reader.load()
+
+
+def _trigger(settings: Settings, available_now: bool) -> dict[str, Any]:
+    if available_now:
+        return {"availableNow": True}
+    return {"processingTime": f"{int(settings.trigger_interval_s * 1000)} milliseconds"}
+
+
+def _start_sink(
+    rows: DataFrame, *, name: str, output: Path, checkpoint: Path, trigger: dict[str, Any]
+) -> StreamingQuery:
+    # One task per date: each micro-batch writes one file per date it holds, not one per task.
+    query = (
+        rows.repartition(PARTITION_COLUMN)
+        .writeStream.format("csv")
+        .options(**CSV_OPTIONS)
+        .partitionBy(PARTITION_COLUMN)
+        .option("checkpointLocation", str(checkpoint))
+        .queryName(name)
+        .trigger(**trigger)
+        .start(str(output))
+    )
+    logger.info(
+        "query started",
+        extra={"query": name, "output": str(output), "checkpoint": str(checkpoint)},
+    )
+    return query
+
+
+def start_queries(
+    spark: SparkSession, settings: Settings, kafka: KafkaSettings, *, available_now: bool
+) -> list[StreamingQuery]:
+    """Start the store and quarantine queries of every chosen dataset.
+
+    Args:
+        spark: the session to run them in.
+        settings: where to write, which datasets, pacing.
+        kafka: the broker and topic namespace.
+        available_now: process what the topics hold now, in batches of at most
+            ``max_offsets_per_trigger``, then stop; else run every ``trigger_interval_s``.
+
+    Raises:
+        CheckpointMismatchError: a checkpoint that does not belong to its output folder.
+    """
+    trigger = _trigger(settings, available_now)
+    chosen = [DATASETS[name] for name in settings.dataset_names]
+    for dataset in chosen:
+        check_pairing(
+            dataset.checkpoint_dir(settings.checkpoint_root), dataset.output_dir(settings.data_dir)
+        )
+        check_pairing(
+            dataset.quarantine_checkpoint_dir(settings.checkpoint_root),
+            dataset.quarantine_dir(settings.data_dir),
+        )
+    queries = []
+    for dataset in chosen:
+        name = dataset.name
+        parsed = parse(kafka_source(spark, dataset, settings, kafka), dataset)
+        queries.append(
+            _start_sink(
+                stored_rows(parsed, dataset),
+                name=f"store-{name}",
+                output=dataset.output_dir(settings.data_dir),
+                checkpoint=dataset.checkpoint_dir(settings.checkpoint_root),
+                trigger=trigger,
+            )
+        )
+        quarantine_source = parse(kafka_source(spark, dataset, settings, kafka), dataset)
+        queries.append(
+            _start_sink(
+                quarantined_rows(quarantine_source),
+                name=f"quarantine-{name}",
+                output=dataset.quarantine_dir(settings.data_dir),
+                checkpoint=dataset.quarantine_checkpoint_dir(settings.checkpoint_root),
+                trigger=trigger,
+            )
+        )
+    return queries
