@@ -9,6 +9,7 @@ from prestacop_devkit.exceptions import (
     DevkitError,
     JarFetchError,
     JarsNotFetchedError,
+    JavaNotFoundError,
     MavenNotFoundError,
     PerfToolError,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "DevkitError",
     "JarFetchError",
     "JarsNotFetchedError",
+    "JavaNotFoundError",
     "LocalKafka",
     "MavenNotFoundError",
     "PerfResult",

@@ -33,7 +33,13 @@ from types import TracebackType
 from confluent_kafka.admin import AdminClient
 
 from prestacop_devkit.exceptions import BrokerAlreadyRunning, BrokerError, BrokerStartError
-from prestacop_devkit.jars import kafka_classpath
+from prestacop_devkit.jars import java_executable, kafka_classpath
+from prestacop_devkit.kraft_config import (
+    log4j2_xml,
+    parse_listener_address,
+    render_properties,
+    server_properties,
+)
 from prestacop_devkit.perf import (  # re-exported: the perf tools run from the broker's jars
     ConsumerPerfResult,
     PerfResult,
@@ -54,23 +60,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _LOG_TAIL_LINES = 60
-_NODE_ID = 1
-
-_LOG4J2_XML = """<?xml version="1.0" encoding="UTF-8"?>
-<Configuration status="WARN">
-  <Appenders>
-    <File name="server" fileName="{log_file}" append="true">
-      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
-    </File>
-  </Appenders>
-  <Loggers>
-    <Logger name="kafka.request.logger" level="WARN"/>
-    <Logger name="state.change.logger" level="WARN"/>
-    <Logger name="org.apache.kafka.controller" level="INFO"/>
-    <Root level="INFO"><AppenderRef ref="server"/></Root>
-  </Loggers>
-</Configuration>
-"""
 
 
 def free_port() -> int:
@@ -182,11 +171,9 @@ class LocalKafka:
         Useful when this object was built with other ports than the running broker's.
         """
         if self.properties_file.is_file():
-            for line in self.properties_file.read_text().splitlines():
-                if line.startswith("listeners="):
-                    for listener in line.split("=", 1)[1].split(","):
-                        if listener.startswith("PLAINTEXT://"):
-                            return listener.removeprefix("PLAINTEXT://")
+            recorded = parse_listener_address(self.properties_file.read_text())
+            if recorded is not None:
+                return recorded
         return self.bootstrap_servers
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -231,41 +218,13 @@ class LocalKafka:
 
     def _write_config(self) -> None:
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
-        settings = {
-            "process.roles": "broker,controller",
-            "node.id": str(_NODE_ID),
-            "controller.quorum.voters": f"{_NODE_ID}@127.0.0.1:{self.controller_port}",
-            "listeners": (
-                f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
-            ),
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
-            "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "log.dirs": str(self.data_dir / "kraft"),
-            "num.partitions": "1",
-            "auto.create.topics.enable": "true",
-            "offsets.topic.replication.factor": "1",
-            "offsets.topic.num.partitions": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "transaction.state.log.num.partitions": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
-            "group.initial.rebalance.delay.ms": "0",
-            # After a crash (kill) the restarted broker is refused with
-            # DUPLICATE_BROKER_REGISTRATION until its old session expires (default 9 s).
-            "broker.session.timeout.ms": "4000",
-            "broker.heartbeat.interval.ms": "500",
-            "log.retention.hours": "168",
-        }
-        text = "".join(f"{key}={value}\n" for key, value in settings.items())
-        self.properties_file.write_text("# Written by prestacop_devkit.broker.LocalKafka\n" + text)
-        (self.data_dir / "log4j2.xml").write_text(_LOG4J2_XML.format(log_file=self.log_file))
+        settings = server_properties(self.port, self.controller_port, self.data_dir / "kraft")
+        self.properties_file.write_text(render_properties(settings))
+        (self.data_dir / "log4j2.xml").write_text(log4j2_xml(self.log_file))
 
     def _java(self, classpath: str, heap: str) -> list[str]:
         return [
-            "java",
+            java_executable(),
             f"-Xmx{heap}",
             "-XX:+UseG1GC",
             "-XX:+ExitOnOutOfMemoryError",

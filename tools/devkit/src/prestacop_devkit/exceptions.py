@@ -11,6 +11,10 @@ class MavenNotFoundError(DevkitError):
     """``mvn`` is not on ``PATH``, so the jars cannot be fetched."""
 
 
+class JavaNotFoundError(DevkitError):
+    """No ``java`` (17+) in ``$JAVA_HOME/bin`` nor on ``PATH``."""
+
+
 class JarFetchError(DevkitError):
     """``mvn dependency:copy-dependencies`` failed; the message ends with mvn's output tail."""
 

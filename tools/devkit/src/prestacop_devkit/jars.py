@@ -30,6 +30,7 @@ from prestacop_devkit.exceptions import (
     DevkitError,
     JarFetchError,
     JarsNotFetchedError,
+    JavaNotFoundError,
     MavenNotFoundError,
 )
 
@@ -60,6 +61,21 @@ def cache_dir() -> Path:
     """Return the cache directory: ``$PRESTACOP_CACHE_DIR`` or ``<repo root>/.cache``."""
     configured = os.environ.get("PRESTACOP_CACHE_DIR")
     return Path(configured).expanduser().resolve() if configured else repo_root() / ".cache"
+
+
+def java_executable() -> str:
+    """Return the ``java`` to run: ``$JAVA_HOME/bin/java`` if set, else the one on ``PATH``.
+
+    Raises:
+        JavaNotFoundError: there is none.
+    """
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").is_file():
+        return str(Path(java_home) / "bin" / "java")
+    java = shutil.which("java")
+    if java is None:
+        raise JavaNotFoundError("java not found: install Java 17+ or set JAVA_HOME")
+    return java
 
 
 def _pom(name: str) -> Path:

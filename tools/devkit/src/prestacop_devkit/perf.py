@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 
 from prestacop_devkit.exceptions import PerfToolError
-from prestacop_devkit.jars import kafka_classpath
+from prestacop_devkit.jars import java_executable, kafka_classpath
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,15 @@ def parse_consumer_perf_output(output: str) -> ConsumerPerfResult:
 
 
 def _run_tool(main_class: str, args: list[str], timeout_s: float) -> str:
-    command = ["java", "-Xmx512m", *_JVM_LOCALE, "-cp", kafka_classpath(), main_class, *args]
+    command = [
+        java_executable(),
+        "-Xmx512m",
+        *_JVM_LOCALE,
+        "-cp",
+        kafka_classpath(),
+        main_class,
+        *args,
+    ]
     try:
         done = subprocess.run(  # noqa: S603 - fixed argv, no shell
             command, capture_output=True, text=True, timeout=timeout_s, check=False
