@@ -21,7 +21,7 @@ pytestmark = pytest.mark.unit
 
 def _compose_service_allowed(name: str, service: dict[str, object]) -> frozenset[str]:
     """What a compose service may set: its settings, or the fixed set of a known tool role."""
-    source = stack.built_from(service)  # type: ignore[arg-type]
+    source = stack.built_from(service)
     if name == "kafka-init":  # the topic-creation script: reads KafkaSettings only
         return frozenset(stack.env_names(KafkaSettings))
     if name.startswith("spark-"):  # Spark standalone daemons run from the stream-storage image
