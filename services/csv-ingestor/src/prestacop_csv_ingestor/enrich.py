@@ -1,0 +1,111 @@
+"""What Prestacop adds to a historical ticket: an archive drone and a plausible position.
+
+Both are pure functions of the ticket (summons number, county, precinct), so a rerun or a resumed
+run assigns exactly the same values. They work on whole numpy arrays; the scalar helpers call the
+same code with one-element arrays, so there is a single definition.
+
+Position: the borough comes from ``Violation County`` (``COUNTY_TO_BOROUGH``), or, when the county
+is empty or unknown, from the precinct number (NYPD numbers its precincts by borough: 1-34
+Manhattan, 40-52 Bronx, 60-94 Brooklyn, 100-115 Queens, 120-123 Staten Island); a point is then
+drawn deterministically inside that borough's box from a hash of the summons number. Tickets with
+neither fall anywhere in :data:`NYC_BOUNDS`. We have no precinct-centroid table we could vouch
+for, so positions are borough-accurate, not precinct-accurate.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from prestacop_shared.fleet import (
+    ARCHIVE_HOST,
+    BOROUGH_BOUNDS,
+    COUNTY_TO_BOROUGH,
+    NYC_BOUNDS,
+    drone_id,
+)
+
+BOROUGHS: Final[tuple[str, ...]] = tuple(BOROUGH_BOUNDS)
+UNKNOWN_BOROUGH: Final = len(BOROUGHS)
+COUNTY_TO_BOROUGH_INDEX: Final[dict[str, int]] = {
+    county: BOROUGHS.index(borough) for county, borough in COUNTY_TO_BOROUGH.items()
+}
+_PRECINCT_RANGES: Final[tuple[tuple[int, int, str], ...]] = (
+    (1, 34, "MANHATTAN"),
+    (40, 52, "BRONX"),
+    (60, 94, "BROOKLYN"),
+    (100, 115, "QUEENS"),
+    (120, 123, "STATEN ISLAND"),
+)
+_BOXES: Final = np.array([*BOROUGH_BOUNDS.values(), NYC_BOUNDS], dtype=np.float64)
+_MIX_1: Final = np.uint64(0x9E3779B97F4A7C15)
+_MIX_2: Final = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_3: Final = np.uint64(0x94D049BB133111EB)
+POSITION_DECIMALS: Final = 6
+
+
+def mix(values: npt.NDArray[np.int64], salt: int = 0) -> npt.NDArray[np.uint64]:
+    """A stable 64-bit hash of integers (splitmix64 finaliser), vectorised."""
+    with np.errstate(over="ignore"):
+        x = values.astype(np.uint64) + np.uint64(salt) * _MIX_1 + _MIX_1
+        x = (x ^ (x >> np.uint64(30))) * _MIX_2
+        x = (x ^ (x >> np.uint64(27))) * _MIX_3
+        return x ^ (x >> np.uint64(31))
+
+
+def archive_fleet(fleet: str, fleet_size: int) -> list[str]:
+    """The ids of the archive drones, by index."""
+    return [drone_id(fleet, ARCHIVE_HOST, index) for index in range(fleet_size)]
+
+
+def drone_indexes(summons: npt.NDArray[np.int64], fleet_size: int) -> npt.NDArray[np.int64]:
+    """Archive drone index of each ticket: a stable hash of the summons number mod fleet size."""
+    return (mix(summons) % np.uint64(fleet_size)).astype(np.int64)
+
+
+def borough_indexes(
+    counties: npt.NDArray[np.int64], precincts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Borough index per ticket: the county's (index, or -1), else the precinct's, else unknown."""
+    result = np.full(counties.shape, UNKNOWN_BOROUGH, dtype=np.int64)
+    for low, high, borough in _PRECINCT_RANGES:
+        result[(precincts >= low) & (precincts <= high)] = BOROUGHS.index(borough)
+    known = counties >= 0
+    result[known] = counties[known]
+    return result
+
+
+def positions(
+    summons: npt.NDArray[np.int64], boroughs: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Deterministic (latitude, longitude) inside each ticket's borough box."""
+    boxes = _BOXES[boroughs]
+    scale = float(2**53)
+    u_lat = (mix(summons, 1) >> np.uint64(11)).astype(np.float64) / scale
+    u_lon = (mix(summons, 2) >> np.uint64(11)).astype(np.float64) / scale
+    latitude = boxes[:, 0] + u_lat * (boxes[:, 2] - boxes[:, 0])
+    longitude = boxes[:, 1] + u_lon * (boxes[:, 3] - boxes[:, 1])
+    return np.round(latitude, POSITION_DECIMALS), np.round(longitude, POSITION_DECIMALS)
+
+
+def county_index(county: str | None) -> int:
+    """Borough index of a ``Violation County`` code, -1 when empty or unknown."""
+    if not county:
+        return -1
+    return COUNTY_TO_BOROUGH_INDEX.get(county.strip().upper(), -1)
+
+
+def ticket_enrichment(
+    summons_number: int, county: str | None, precinct: int | None, fleet: list[str]
+) -> tuple[str, float, float]:
+    """``(drone_id, latitude, longitude)`` of one ticket (same code as the vectorised path)."""
+    summons = np.array([summons_number], dtype=np.int64)
+    drone = fleet[int(drone_indexes(summons, len(fleet))[0])]
+    boroughs = borough_indexes(
+        np.array([county_index(county)], dtype=np.int64),
+        np.array([-1 if precinct is None else precinct], dtype=np.int64),
+    )
+    latitude, longitude = positions(summons, boroughs)
+    return drone, float(latitude[0]), float(longitude[0])
