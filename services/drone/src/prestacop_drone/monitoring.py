@@ -45,6 +45,11 @@ class DroneMetrics:
             ["kind"],
             registry=self.registry,
         )
+        self.queue_full = Counter(
+            "prestacop_drone_producer_queue_full",
+            "Times the producer's local queue was full and the loop waited for the broker",
+            registry=self.registry,
+        )
         self.drones_active = Gauge(
             "prestacop_drone_drones_active",
             "Drones simulated by this process",

@@ -82,6 +82,7 @@ class EventPublisher:
                 )
                 break
             except BufferError:
+                self._metrics.queue_full.inc()
                 self._producer.poll(1)
             except KafkaException as error:
                 self._count_failure(kind, topic, error.args[0], event.drone_id)

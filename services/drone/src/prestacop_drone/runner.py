@@ -23,6 +23,10 @@ logger = logging.getLogger(__name__)
 
 MAX_IDLE_WAIT_S = 0.1
 """Longest the loop sleeps (in ``poll``) before it looks at the stop flag again."""
+MIN_TICK_S = 0.01
+"""Shortest sleep between batches: reports are at most this late, and thousands of drones due
+within the same few milliseconds go out in one batch instead of one wake-up each (librdkafka's
+``poll`` rounds sub-millisecond timeouts to zero, which would spin the CPU)."""
 STATE_GAUGE_PERIOD_S = 1.0
 
 
@@ -188,5 +192,5 @@ def _loop(
         wait_s = fleet.next_due_s - (time.monotonic() - started)
         if duration_s is not None:
             wait_s = min(wait_s, duration_s - (time.monotonic() - started))
-        publisher.poll(min(max(wait_s, 0.0), MAX_IDLE_WAIT_S))
+        publisher.poll(min(max(wait_s, MIN_TICK_S), MAX_IDLE_WAIT_S))
     return stop.reason
