@@ -1,0 +1,83 @@
+"""Settings of prestacop-analytics (environment prefix ``ANALYTICS_``).
+
+Spark itself is configured by :class:`prestacop_shared.spark.SparkSettings` (prefix ``SPARK_``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_TOKENS = frozenset(
+    {"", "changeme", "change-me", "changethis", "secret", "token", "password", "admin", "xxx"}
+)
+"""Values an operator forgot to replace: refused so the trigger endpoint is never open."""
+
+MIN_TOKEN_LENGTH = 16
+
+
+class AnalyticsSettings(BaseSettings):
+    """Where the stored data and the reports live, and how the API listens."""
+
+    model_config = SettingsConfigDict(env_prefix="ANALYTICS_", extra="ignore", frozen=True)
+
+    DATA_DIR: Path = Field(
+        default=Path("data"),
+        description="Root of stream-storage's output (ANALYTICS_DATA_DIR): archived_nypd_msg/, "
+        "drone_msg/, quarantine/",
+    )
+    REPORTS_DIR: Path | None = Field(
+        default=None, description="Where reports are written (default: <DATA_DIR>/reports)"
+    )
+    API_TOKEN: SecretStr | None = Field(
+        default=None, description="Bearer token for POST /api/runs (ANALYTICS_API_TOKEN)"
+    )
+    API_TOKEN_FILE: Path | None = Field(
+        default=None, description="File holding the token instead (ANALYTICS_API_TOKEN_FILE)"
+    )
+    HTTP_HOST: str = "127.0.0.1"
+    HTTP_PORT: int = Field(default=8090, ge=1, le=65535)
+    TOP_REPEATED_SUMMONS: int = Field(
+        default=100, ge=1, description="How many repeated summons numbers the report lists"
+    )
+    POSITION_CELL_DEG: float = Field(
+        default=0.005, gt=0.0, le=1.0, description="Grid cell of the violations map, degrees"
+    )
+    LOG_LEVEL: str = "INFO"
+
+    @model_validator(mode="after")
+    def _read_token_file(self) -> Self:
+        if self.API_TOKEN is None and self.API_TOKEN_FILE is not None:
+            token = self.API_TOKEN_FILE.read_text(encoding="utf-8").strip()
+            object.__setattr__(self, "API_TOKEN", SecretStr(token))
+        if self.API_TOKEN is not None:
+            value = self.API_TOKEN.get_secret_value()
+            if value.strip().lower() in PLACEHOLDER_TOKENS or len(value) < MIN_TOKEN_LENGTH:
+                raise ValueError(
+                    "API_TOKEN is a placeholder or shorter than "
+                    f"{MIN_TOKEN_LENGTH} characters: set a real secret"
+                )
+        return self
+
+    @property
+    def reports_dir(self) -> Path:
+        """The reports folder (``REPORTS_DIR`` or ``<DATA_DIR>/reports``)."""
+        return self.REPORTS_DIR if self.REPORTS_DIR is not None else self.DATA_DIR / "reports"
+
+    @property
+    def tickets_dir(self) -> Path:
+        """Stored historical tickets (HistoricalTicket)."""
+        return self.DATA_DIR / "archived_nypd_msg"
+
+    @property
+    def drone_dir(self) -> Path:
+        """Stored drone messages: status/, violations/, alerts/, alert_resolutions/."""
+        return self.DATA_DIR / "drone_msg"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Stored records that could not be decoded, with the reason."""
+        return self.DATA_DIR / "quarantine"
