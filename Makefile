@@ -71,15 +71,16 @@ bench-quick: setup ## The same benchmarks on smaller inputs (a few minutes)
 
 .PHONY: up
 up: ## Docker: start the whole fleet (Kafka, Mailpit, services) and wait until healthy
-	$(COMPOSE) up --build --wait -d
+	@test -f .env || { echo "First: cp .env.example .env, then set MAILER_OPERATOR_TOKEN and ANALYTICS_API_TOKEN"; exit 1; }
+	$(COMPOSE) up -d --build --wait
 
 .PHONY: down
-down: ## Docker: stop the fleet (keeps the data volume; add -v by hand to drop it)
-	$(COMPOSE) down --remove-orphans
+down: ## Docker: stop the fleet, every profile (keeps the volumes; add -v by hand to drop them)
+	$(COMPOSE) --profile '*' down --remove-orphans
 
 .PHONY: logs
 logs: ## Docker: follow the services' logs
-	$(COMPOSE) logs -f --tail=100
+	$(COMPOSE) logs -f --tail=200
 
 .PHONY: ps
 ps: ## Docker: show the fleet's containers and health
@@ -87,7 +88,7 @@ ps: ## Docker: show the fleet's containers and health
 
 .PHONY: scale
 scale: ## Docker: run DRONES drone replicas (make scale DRONES=10)
-	$(COMPOSE) up -d --wait --scale drone=$(DRONES) drone
+	$(COMPOSE) up -d --wait --no-recreate --scale drone=$(DRONES) drone
 
 .PHONY: clean
 clean: ## Remove the environment, caches and local run data (keeps nothing you would miss)

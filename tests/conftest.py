@@ -68,8 +68,12 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from prestacop_devkit.broker import LocalKafka, free_port
 
+    port = free_port()
+    controller_port = free_port()
+    while controller_port == port:
+        controller_port = free_port()
     broker = LocalKafka(
-        tmp_path_factory.mktemp("kafka"), port=free_port(), controller_port=free_port()
+        tmp_path_factory.mktemp("kafka"), port=port, controller_port=controller_port
     )
     bootstrap = broker.start(timeout_s=120)
     try:

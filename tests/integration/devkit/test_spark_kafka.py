@@ -2,43 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from confluent_kafka import Producer
 
 from prestacop_devkit.broker import LocalKafka
-from prestacop_devkit.jars import spark_kafka_jars_csv
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pyspark.sql import SparkSession
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def spark_session(devkit_jars: tuple[Path, list[Path]]) -> Iterator[SparkSession]:
-    """A local[1] session with the Kafka connector from ``spark_kafka_jars_csv``."""
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("devkit-spark-kafka")
-        .config("spark.jars", spark_kafka_jars_csv())
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.ui.enabled", "false")
-        .getOrCreate()
-    )
-    try:
-        yield session
-    finally:
-        session.stop()
+@pytest.fixture
+def spark_session(spark: SparkSession) -> SparkSession:
+    """The run's shared session (built by ``build_spark_session`` from the same cached jars)."""
+    return spark
 
 
 @pytest.fixture
