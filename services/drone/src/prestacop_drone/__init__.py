@@ -1,1 +1,1 @@
-"""prestacop_drone."""
+"""prestacop-drone: many simulated police drones per process, streaming to Kafka."""

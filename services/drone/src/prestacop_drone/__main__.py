@@ -27,7 +27,9 @@ logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
 
 EXIT_UNDELIVERED = 1
-EXIT_CONFIG = 2
+"""Some events were not acknowledged (counted in the summary's ``failed``)."""
+EXIT_CANNOT_START = 2
+"""Bad configuration, or the HTTP port could not be bound."""
 
 
 def _opt(flag: str, env: str, text: str) -> Any:
@@ -102,7 +104,7 @@ def simulate(
         kafka = load_settings(KafkaSettings)
     except ConfigError as error:
         sys.stderr.write(f"prestacop-drone: {error}\n")
-        raise typer.Exit(EXIT_CONFIG) from None
+        raise typer.Exit(EXIT_CANNOT_START) from None
     configure_logging(settings.log_level)
     stop = StopFlag()
     stop.install_signal_handlers()
@@ -111,7 +113,7 @@ def simulate(
     except DroneError as error:
         logger.error("drone service failed", extra={"error": str(error)})
         sys.stderr.write(f"prestacop-drone: {error}\n")
-        raise typer.Exit(EXIT_CONFIG) from None
+        raise typer.Exit(EXIT_CANNOT_START) from None
     typer.echo(json.dumps(summary.as_dict(), sort_keys=True))
     if not summary.ok:
         raise typer.Exit(EXIT_UNDELIVERED)
