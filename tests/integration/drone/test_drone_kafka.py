@@ -238,3 +238,22 @@ def _sample(text: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+def test_unreachable_broker_is_reported_not_hidden(
+    kafka_settings_factory: Any, free_tcp_port: int
+) -> None:
+    nowhere = kafka_settings_factory(bootstrap_servers=f"127.0.0.1:{free_tcp_port}")
+    done = subprocess.run(
+        drone_command("--drones", "2", "--interval-s", "0.05", "--max-messages", "10"),
+        env=drone_env(nowhere, flush_timeout_s="2"),
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    summary = summary_of(done.stdout)
+    assert summary["ok"] is False
+    assert summary["sent_total"] == 0
+    assert summary["in_flight_at_exit"] == 10
