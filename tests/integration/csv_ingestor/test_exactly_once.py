@@ -1,0 +1,73 @@
+"""SIGKILL the ingestor at random points: in the end every line is in Kafka exactly once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from prestacop_csv_ingestor.generate import generate_file
+from prestacop_shared import topics
+from prestacop_shared.serde import decode
+from prestacop_shared.tickets import HistoricalTicket
+from tests.integration.csv_ingestor.conftest import INGESTOR, ingestor_env
+from tests.support.kafka import consume_all
+
+pytestmark = pytest.mark.integration
+log = logging.getLogger(__name__)
+
+ROWS = 200_000
+KILLS = 4
+
+
+def test_killed_four_times_every_line_lands_exactly_once(
+    tmp_path: Path, kafka_settings, run_ingestor
+) -> None:
+    path = tmp_path / "fy2017_synthetic.csv"
+    generate_file(path, ROWS, year=2017, seed=11)
+    # Small blocks and frequent commits: many transactions, so kills land between and inside them.
+    env = ingestor_env(kafka_settings, block_bytes=256 * 1024, commit_interval_s=0.3)
+    chooser = random.Random()
+    seed = chooser.randrange(1_000_000)
+    chooser.seed(seed)
+    log.info("kill delays seeded with %s", seed)
+    killed_mid_work = 0
+    for _ in range(KILLS):
+        process = subprocess.Popen(  # noqa: S603
+            [*INGESTOR, "ingest", "--json", str(path)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        time.sleep(chooser.uniform(2.0, 6.0))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed_mid_work += 1
+        process.wait(timeout=60)
+        process.stdout.close()  # type: ignore[union-attr]
+        process.stderr.close()  # type: ignore[union-attr]
+    assert killed_mid_work >= 2, f"the ingestor finished too early to be killed (seed {seed})"
+
+    code, summary, stderr = run_ingestor(path, block_bytes=256 * 1024, commit_interval_s=0.3)
+    assert code == 0, stderr
+    assert summary["files"][0]["status"] == "ingested"
+    assert summary["files"][0]["resumed_from_line"] > 2  # it really resumed
+
+    records = consume_all(
+        kafka_settings, kafka_settings.topic(topics.NYPD_TICKETS),
+        expected=ROWS, timeout_s=300, idle_s=5,
+    )  # fmt: skip
+    lines = [decode(HistoricalTicket, record.value).source_line for record in records]
+    assert len(lines) == ROWS, f"{len(lines) - len(set(lines))} duplicates (seed {seed})"
+    assert set(lines) == set(range(2, ROWS + 2))
+
+    code, summary, stderr = run_ingestor(path)
+    assert code == 0, stderr
+    assert summary["files"][0]["status"] == "already ingested"
+    progress = consume_all(kafka_settings, kafka_settings.topic(topics.NYPD_INGEST_PROGRESS))
+    final = json.loads(progress[-1].value)
+    assert final["done"] and final["sent"] == ROWS and final["lines_read"] == ROWS

@@ -1,0 +1,103 @@
+"""Encoded tickets are exactly the reference conversion of every real sample row."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prestacop_csv_ingestor import enrich
+from prestacop_csv_ingestor.batch import FileContext, encode_batch
+from prestacop_csv_ingestor.reader import open_tickets_file
+from prestacop_csv_ingestor.records import split_records
+from prestacop_shared.events import DeadLetter
+from prestacop_shared.fleet import BOROUGH_BOUNDS, COUNTY_TO_BOROUGH, NYC_BOUNDS
+from prestacop_shared.serde import decode
+from prestacop_shared.tickets import (
+    HistoricalTicket,
+    ticket_from_source_row,
+    ticket_to_source_row,
+)
+
+pytestmark = pytest.mark.unit
+
+FLEET = enrich.archive_fleet("nypd", 100)
+SAMPLES = sorted((Path(__file__).parents[2] / "data" / "nyc").glob("fy*.csv"))
+
+
+def encode_file(path: Path, data: bytes | None = None):
+    tickets_file = open_tickets_file(path)
+    data = path.read_bytes() if data is None else data
+    context = FileContext(tickets_file.layout, path.name, "fp", FLEET)
+    split = split_records(
+        data, tickets_file.data_offset, 2, eof=True,
+        expected_columns=tickets_file.layout.column_count,
+        max_record_bytes=65536, max_record_lines=16,
+    )  # fmt: skip
+    return tickets_file.layout, encode_batch(context, data, split, datetime.now(UTC))
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
+def test_every_real_row_encodes_to_the_reference_ticket(path: Path) -> None:
+    layout, batch = encode_file(path)
+    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))[1:]
+    assert len(batch.values) == len(rows) and not batch.dead_letters
+    for number, (value, row) in enumerate(zip(batch.values, rows, strict=True), start=2):
+        ticket = decode(HistoricalTicket, value.encode())
+        drone, latitude, longitude = enrich.ticket_enrichment(
+            int(row[0]), ticket.violation_county, ticket.violation_precinct, FLEET
+        )
+        reference = ticket_from_source_row(
+            layout, row, drone_id=drone, latitude=latitude, longitude=longitude,
+            source_file=path.name, source_line=number, event_id=f"fp:{number}",
+            emitted_at=ticket.emitted_at,
+        )  # fmt: skip
+        assert ticket == reference
+        assert ticket_to_source_row(ticket, layout) == row
+
+
+def test_positions_lie_in_the_tickets_borough_and_drones_are_stable() -> None:
+    _, batch = encode_file(SAMPLES[-2])
+    tickets = [decode(HistoricalTicket, v.encode()) for v in batch.values]
+    for ticket in tickets:
+        borough = COUNTY_TO_BOROUGH.get(ticket.violation_county or "")
+        box = BOROUGH_BOUNDS[borough] if borough else NYC_BOUNDS
+        assert box.contains(ticket.latitude, ticket.longitude), ticket.summons_number
+    _, again = encode_file(SAMPLES[-2])
+    assert [decode(HistoricalTicket, v.encode()).drone_id for v in again.values] == [
+        t.drone_id for t in tickets
+    ]
+    assert len({t.drone_id for t in tickets}) == len(FLEET)
+
+
+def test_non_canonical_integers_and_empty_summons_are_dead_letters_naming_the_field(
+    tmp_path: Path,
+) -> None:
+    lines = SAMPLES[0].read_bytes().split(b"\n")
+    fields = lines[1].split(b",")
+    padded = b",".join([*fields[:5], b"0033", *fields[6:]])
+    letters = b",".join([*fields[:9], b"abc", *fields[10:]])
+    no_summons = b",".join([b"", *fields[1:]])
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"\n".join([lines[0], lines[1], padded, letters, no_summons, lines[2]]))
+    _, batch = encode_file(path)
+    assert len(batch.values) == 2
+    dead = {DeadLetter.model_validate_json(v).source: DeadLetter.model_validate_json(v).reason
+            for _, v, _ in batch.dead_letters}  # fmt: skip
+    assert dead == {
+        "f.csv:3": "not an integer: violation_code='0033'",
+        "f.csv:4": "not an integer: street_code1='abc'",
+        "f.csv:5": "empty summons number: summons_number is empty",
+    }
+
+
+def test_enrichment_is_a_pure_function_of_the_ticket() -> None:
+    summons = np.array([1283294138, 8002531292], dtype=np.int64)
+    assert (enrich.drone_indexes(summons, 100) == enrich.drone_indexes(summons, 100)).all()
+    assert (
+        enrich.ticket_enrichment(1283294138, None, 19, FLEET)[1:]
+        == enrich.ticket_enrichment(1283294138, "NY", None, FLEET)[1:]
+    )

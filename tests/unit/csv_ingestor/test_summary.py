@@ -1,0 +1,18 @@
+"""Repeated summons numbers are counted in bounded memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prestacop_csv_ingestor.summary import RepeatCounter
+
+pytestmark = pytest.mark.unit
+
+
+def test_repeats_within_and_across_batches_are_counted() -> None:
+    counter = RepeatCounter(expected=100_000)
+    first = np.arange(50_000, dtype=np.int64) * 7919 + 10**9
+    assert counter.add(first) <= 50  # false positives only, at most ~0.1 %
+    assert counter.add(np.array([first[0], first[1], first[1], 5], dtype=np.int64)) == 3
+    assert counter.repeated >= 3
