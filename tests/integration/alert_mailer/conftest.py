@@ -1,5 +1,5 @@
 """Fixtures of the mailer's integration tests (defined in :mod:`.harness`)."""
 
-from tests.integration.alert_mailer.harness import mailer_factory
+from tests.integration.alert_mailer.harness import holding_smtp_server, mailer_factory
 
-__all__ = ["mailer_factory"]
+__all__ = ["holding_smtp_server", "mailer_factory"]

@@ -6,11 +6,15 @@ Shared by the mailer's integration and e2e tests (the fixtures are re-exported b
 
 from __future__ import annotations
 
+import asyncio
+import email
+import email.policy
 import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from prestacop_shared import topics
 from prestacop_shared.events import Alert, AlertReason
@@ -29,7 +34,7 @@ from prestacop_shared.serde import encode
 from tests.support.kafka import create_topics, produce
 from tests.support.smtp import RecordingSMTPServer
 
-OPERATOR_TOKEN = "test-operator-token-0123456789abcdef"
+OPERATOR_TOKEN = "test-operator-token-0123456789abcdef"  # noqa: S105 - test-only token
 MAILER_TOPICS = (
     topics.DRONE_ALERTS,
     topics.DRONE_ALERTS_DLQ,
@@ -153,9 +158,7 @@ def mailer_env(
 ) -> dict[str, str]:
     """The environment the mailer runs with in tests (settings override, nothing is patched)."""
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("MAILER_", "KAFKA_"))
+        key: value for key, value in os.environ.items() if not key.startswith(("MAILER_", "KAFKA_"))
     }
     env.update(
         {
@@ -180,6 +183,61 @@ def mailer_env(
     )
     env.update(extra)
     return env
+
+
+class _HoldingRecorder:
+    """Records like the shared recorder, but can hold sessions at RCPT (before any DATA)."""
+
+    def __init__(self, owner: HoldingSMTPServer) -> None:
+        self._owner = owner
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd hook
+        self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any
+    ) -> str:
+        while self._owner.hold.is_set():
+            self._owner.session_held.set()
+            await asyncio.sleep(0.01)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd hook
+        self, _server: Any, _session: Any, envelope: Any
+    ) -> str:
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self._owner._record(message, list(envelope.rcpt_tos))
+        return "250 Message accepted for delivery"
+
+
+class HoldingSMTPServer(RecordingSMTPServer):
+    """A recording aiosmtpd whose sessions can be held before DATA (``hold`` set).
+
+    While held, a mail is in flight but not accepted: the moment to kill a sender.
+    """
+
+    def __init__(self, port: int, mail_dir: Path) -> None:
+        super().__init__(port, mail_dir)
+        self.hold = threading.Event()
+        self.session_held = threading.Event()
+
+    def start(self) -> None:
+        if self._controller is None:
+            self._controller = Controller(
+                _HoldingRecorder(self), hostname=self.host, port=self.port
+            )
+            self._controller.start()
+
+
+@pytest.fixture
+def holding_smtp_server(tmp_path: Path) -> Iterator[HoldingSMTPServer]:
+    """A running :class:`HoldingSMTPServer`."""
+    from prestacop_devkit.broker import free_port
+
+    server = HoldingSMTPServer(free_port(), tmp_path / "held-mail")
+    server.start()
+    yield server
+    server.hold.clear()
+    server.stop()
 
 
 MailerFactory = Callable[..., MailerProcess]

@@ -93,6 +93,9 @@ class HealthView(BaseModel):
     problems: list[dict[str, str]]
 
 
+_bearer = HTTPBearer(auto_error=False, description="MAILER_OPERATOR_TOKEN")
+
+
 def _resolution_view(pending: PendingResolution) -> ResolutionView:
     codes = load_violation_codes()
     code = pending.violation.violation_code
@@ -145,10 +148,9 @@ def create_app(
         version="1.0.0",
         lifespan=lifespan,
     )
-    bearer = HTTPBearer(auto_error=False, description="MAILER_OPERATOR_TOKEN")
 
     def require_operator(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> None:
         if credentials is None or not secrets.compare_digest(
             credentials.credentials.encode(), operator_token.encode()

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -64,6 +65,14 @@ class MailerSettings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
 
     group_id: str = Field(default="prestacop-alert-mailer", min_length=1)
+    instance_id: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        description=(
+            "static consumer-group membership id (default: the host name): a restarted mailer "
+            "takes its partitions back at once instead of after the session timeout"
+        ),
+    )
     state_dir: Path = Path("state/alert-mailer")
     log_level: str = "INFO"
 

@@ -103,7 +103,9 @@ class AlertConsumer:
     async def _run(self) -> None:
         consumer = Consumer(
             self._kafka.consumer_config(
-                self._settings.group_id, client_id=f"{self._kafka.client_id}-alert-mailer"
+                self._settings.group_id,
+                client_id=f"{self._kafka.client_id}-alert-mailer",
+                group_instance_id=self._settings.instance_id,
             )
         )
         dead_letters = Producer(self._kafka.producer_config())

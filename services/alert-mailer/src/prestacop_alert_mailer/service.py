@@ -10,9 +10,11 @@ retry (redelivered on restart), then closes the Kafka consumer.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -116,6 +118,14 @@ class MailerService:
             server.should_exit = True
 
         self._on_fatal = request_exit
+        # uvicorn re-raises the signal that stopped it once it has shut down (lifespan included);
+        # these handlers turn that into a plain exit instead of a death by signal.
+        signal.signal(signal.SIGTERM, _exit_after_shutdown)
+        signal.signal(signal.SIGINT, _exit_after_shutdown)
         server.run()
         if self.fatal_error is not None:
             raise SystemExit(1)
+
+
+def _exit_after_shutdown(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0 if signum == signal.SIGTERM else 128 + signum)
