@@ -18,6 +18,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import AwareDatetime, BaseModel, Field, NaiveDatetime
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.functions import col, lit
 from pyspark.sql.types import (
     BooleanType,
     DataType,
@@ -125,6 +126,18 @@ CSV_OPTIONS: dict[str, str] = {
 
 Spark's CSV writer trims whitespace around values unless told not to (its reader does not), so
 both ``ignore*WhiteSpace`` flags are spelled out: a value is stored exactly as it was sent.
+A null is written as an unquoted empty field and an empty string as ``""`` (the usual CSV
+convention, which DuckDB and PostgreSQL read the same way); Spark's reader needs
+:data:`CSV_READ_OPTIONS` to tell the two apart.
+"""
+
+CSV_READ_OPTIONS: dict[str, str] = CSV_OPTIONS | {"nullValue": "\u0000<null>\u0000"}
+"""CSV options to read stored datasets with Spark: :data:`CSV_OPTIONS` plus a null marker.
+
+Spark's reader turns every field equal to ``nullValue`` into null, and with the default
+``nullValue`` (empty) that includes ``""``, so empty strings would come back as nulls. The
+parser reports an unquoted empty field as the ``nullValue`` marker, so a marker that never
+occurs in real text keeps nulls null and ``""`` an empty string.
 """
 
 QUARANTINE_SCHEMA = StructType(
@@ -160,9 +173,27 @@ def read_dataset(spark: SparkSession, path: str | Path, model: type[BaseModel]) 
             f"{root} has no _spark_metadata log: not a stream-storage output folder "
             "(refusing to glob part files)"
         )
-    return (
-        spark.read.format("csv").options(**CSV_OPTIONS).schema(stored_schema(model)).load(str(root))
-    )
+    return _read_sink(spark, root, stored_schema(model))
+
+
+def _read_sink(spark: SparkSession, root: Path, schema: StructType) -> DataFrame:
+    """Read one file-sink folder as ``schema``, its partition column taken from the paths.
+
+    The files do not hold the partition column: handing Spark a schema that includes it makes
+    the sink-log reader expect it in every line, so it is left out of the read schema, then
+    restored (typed, and null for an empty sink that has no partition folder yet).
+    """
+    data_schema = StructType([f for f in schema.fields if f.name != PARTITION_COLUMN])
+    frame = spark.read.format("csv").options(**CSV_READ_OPTIONS).schema(data_schema).load(str(root))
+    columns = []
+    for field in schema.fields:
+        if field.name != PARTITION_COLUMN:
+            columns.append(col(field.name))
+        elif field.name in frame.columns:
+            columns.append(col(field.name).cast(field.dataType).alias(field.name))
+        else:
+            columns.append(lit(None).cast(field.dataType).alias(field.name))
+    return frame.select(*columns)
 
 
 def read_quarantine(spark: SparkSession, path: str | Path) -> DataFrame:
@@ -185,10 +216,7 @@ def read_quarantine(spark: SparkSession, path: str | Path) -> DataFrame:
         raise PrestacopError(
             f"{root} holds no quarantine sink (no _spark_metadata log in it or its sub-folders)"
         )
-    frames = [
-        spark.read.format("csv").options(**CSV_OPTIONS).schema(QUARANTINE_SCHEMA).load(str(sink))
-        for sink in sinks
-    ]
+    frames = [_read_sink(spark, sink, QUARANTINE_SCHEMA) for sink in sinks]
     combined = frames[0]
     for frame in frames[1:]:
         combined = combined.unionByName(frame)

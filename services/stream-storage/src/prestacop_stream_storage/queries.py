@@ -36,7 +36,8 @@ logger = logging.getLogger(__name__)
 _LOG_ENTRY = re.compile(r"^[0-9]+(\.compact)?$")
 
 
-def _log_entries(folder: Path) -> list[str]:
+def log_entries(folder: Path) -> list[str]:
+    """Names of the numbered entries (``7``, ``9.compact``) of a Spark metadata log folder."""
     if not folder.is_dir():
         return []
     return [entry.name for entry in folder.iterdir() if _LOG_ENTRY.match(entry.name)]
@@ -54,9 +55,9 @@ def check_pairing(checkpoint: Path, output: Path) -> None:
     Raises:
         CheckpointMismatchError: the two do not belong together; the message says what to do.
     """
-    sink_batches = _log_entries(output / "_spark_metadata")
-    planned = _log_entries(checkpoint / "offsets")
-    committed = _log_entries(checkpoint / "commits")
+    sink_batches = log_entries(output / "_spark_metadata")
+    planned = log_entries(checkpoint / "offsets")
+    committed = log_entries(checkpoint / "commits")
     if sink_batches and not planned:
         raise CheckpointMismatchError(
             f"{output} already holds stored batches but checkpoint {checkpoint} has none: "

@@ -1,0 +1,76 @@
+"""The dataset registry: topics, folders and the exact columns stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prestacop_shared import topics
+from prestacop_shared.events import Alert, AlertResolution, DroneStatus, Violation
+from prestacop_shared.spark import QUARANTINE_SCHEMA, read_quarantine, stored_schema
+from prestacop_shared.tickets import HistoricalTicket
+from prestacop_stream_storage.datasets import DATASETS, QUARANTINE_COLUMNS
+
+pytestmark = pytest.mark.unit
+
+KAFKA_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset")
+
+
+@pytest.mark.parametrize(
+    ("name", "topic", "model", "folder"),
+    [
+        ("status", topics.DRONE_STATUS, DroneStatus, "drone_msg/status"),
+        ("violations", topics.DRONE_VIOLATIONS, Violation, "drone_msg/violations"),
+        ("alerts", topics.DRONE_ALERTS, Alert, "drone_msg/alerts"),
+        (
+            "alert_resolutions",
+            topics.DRONE_ALERT_RESOLUTIONS,
+            AlertResolution,
+            "drone_msg/alert_resolutions",
+        ),
+        ("tickets", topics.NYPD_TICKETS, HistoricalTicket, "archived_nypd_msg"),
+    ],
+)
+def test_each_dataset_stores_its_topic_in_its_folder(
+    name: str, topic: str, model: type, folder: str
+) -> None:
+    dataset = DATASETS[name]
+    assert (dataset.topic, dataset.model) == (topic, model)
+    assert dataset.output_dir(Path("/d")) == Path("/d") / folder
+    assert dataset.quarantine_dir(Path("/d")) == Path("/d/quarantine") / name
+    assert dataset.checkpoint_dir(Path("/c")) == Path("/c") / name
+    assert dataset.quarantine_checkpoint_dir(Path("/c")) == Path("/c/quarantine") / name
+
+
+def test_every_data_topic_is_stored() -> None:
+    assert {dataset.topic for dataset in DATASETS.values()} == set(topics.DATA_TOPICS)
+
+
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_stored_columns_are_the_model_fields_then_kafka_position_then_date(name: str) -> None:
+    dataset = DATASETS[name]
+    expected = (*dataset.model.model_fields, *KAFKA_COLUMNS, "event_date")
+    assert dataset.stored_columns == expected
+    assert dataset.stored_columns == tuple(stored_schema(dataset.model).fieldNames())
+
+
+def test_only_tickets_are_dated_by_issue_date() -> None:
+    assert [d.name for d in DATASETS.values() if d.dated_by_issue_date] == ["tickets"]
+
+
+def test_quarantine_keeps_where_what_and_why() -> None:
+    assert QUARANTINE_COLUMNS == (
+        *KAFKA_COLUMNS,
+        "kafka_timestamp",
+        "raw_value",
+        "reason",
+        "event_date",
+    )
+    assert QUARANTINE_COLUMNS == tuple(QUARANTINE_SCHEMA.fieldNames())
+
+
+def test_reading_a_quarantine_without_any_sink_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "status" / "event_date=2024-01-01").mkdir(parents=True)
+    with pytest.raises(Exception, match="no quarantine sink"):
+        read_quarantine(None, tmp_path)  # type: ignore[arg-type]

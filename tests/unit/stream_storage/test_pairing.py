@@ -1,0 +1,55 @@
+"""A checkpoint and an output folder are used together or not at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prestacop_stream_storage.exceptions import CheckpointMismatchError
+from prestacop_stream_storage.progress import committed_end_offsets, committed_record_count
+from prestacop_stream_storage.queries import check_pairing
+
+pytestmark = pytest.mark.unit
+
+
+def _entries(folder: Path, *names: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_text("v1\n{}\n")
+
+
+def test_a_fresh_start_is_fine(tmp_path: Path) -> None:
+    check_pairing(tmp_path / "checkpoint", tmp_path / "output")
+
+
+def test_a_new_checkpoint_over_stored_batches_is_refused(tmp_path: Path) -> None:
+    _entries(tmp_path / "output" / "_spark_metadata", "0", "1")
+    with pytest.raises(CheckpointMismatchError, match="already holds stored batches"):
+        check_pairing(tmp_path / "checkpoint", tmp_path / "output")
+
+
+def test_an_old_checkpoint_over_a_new_output_is_refused(tmp_path: Path) -> None:
+    _entries(tmp_path / "checkpoint" / "offsets", "0", "1")
+    _entries(tmp_path / "checkpoint" / "commits", "0", "1")
+    with pytest.raises(CheckpointMismatchError, match="has no sink log"):
+        check_pairing(tmp_path / "checkpoint", tmp_path / "output")
+
+
+def test_a_crash_inside_the_first_batch_can_be_restarted(tmp_path: Path) -> None:
+    _entries(tmp_path / "checkpoint" / "offsets", "0")
+    (tmp_path / "output" / "_spark_metadata").mkdir(parents=True)
+    check_pairing(tmp_path / "checkpoint", tmp_path / "output")
+    _entries(tmp_path / "output" / "_spark_metadata", "0")
+    check_pairing(tmp_path / "checkpoint", tmp_path / "output")
+
+
+def test_committed_offsets_come_from_the_last_committed_batch(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "checkpoint"
+    assert committed_end_offsets(checkpoint) == {}
+    (checkpoint / "offsets").mkdir(parents=True)
+    (checkpoint / "offsets" / "0").write_text('v1\n{"batchWatermarkMs":0}\n{"t":{"0":5,"1":3}}\n')
+    (checkpoint / "offsets" / "1").write_text('v1\n{"batchWatermarkMs":0}\n{"t":{"0":9,"1":4}}\n')
+    _entries(checkpoint / "commits", "0")
+    assert committed_end_offsets(checkpoint) == {"t": {0: 5, 1: 3}}
+    assert committed_record_count(checkpoint) == 8
