@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is assembled from constants of this module, never from user input
 """The standard report recomputed with DuckDB, independently of Spark, over the same stored files.
 
 DuckDB reads exactly the CSV part files that the file sink committed: the paths listed in each
@@ -58,12 +59,20 @@ def _duck_type(data_type: DataType) -> str:
     }.get(name, "VARCHAR")  # fmt: skip
 
 
-def _create_view(con: duckdb.DuckDBPyConnection, name: str, sinks: list[Path], schema: StructType) -> int:
+def _create_view(
+    con: duckdb.DuckDBPyConnection, name: str, sinks: list[Path], schema: StructType
+) -> int:
     fields = [f for f in schema.fields if f.name != PARTITION_COLUMN]
     timestamps = {f.name for f in fields if f.dataType.typeName() == "timestamp"}
-    files = [str(p) for sink in sinks if (sink / "_spark_metadata").is_dir() for p in committed_files(sink)]
+    files = [
+        str(p)
+        for sink in sinks
+        if (sink / "_spark_metadata").is_dir()
+        for p in committed_files(sink)
+    ]
     select = ", ".join(
-        f"CAST({f.name} AS TIMESTAMP) AS {f.name}" if f.name in timestamps else f.name for f in fields
+        f"CAST({f.name} AS TIMESTAMP) AS {f.name}" if f.name in timestamps else f.name
+        for f in fields
     )
     if files:
         columns = "{" + ", ".join(f"'{f.name}': '{_duck_type(f.dataType)}'" for f in fields) + "}"
@@ -72,15 +81,19 @@ def _create_view(con: duckdb.DuckDBPyConnection, name: str, sinks: list[Path], s
             "allow_quoted_nulls=false, auto_detect=false, hive_partitioning=false)"
         )
     else:
-        source = "(SELECT " + ", ".join(
-            f"CAST(NULL AS {_duck_type(f.dataType)}) AS {f.name}" for f in fields
-        ) + " WHERE false)"
+        source = (
+            "(SELECT "
+            + ", ".join(f"CAST(NULL AS {_duck_type(f.dataType)}) AS {f.name}" for f in fields)
+            + " WHERE false)"
+        )
     con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {select} FROM {source}")
     count: int = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # type: ignore[index]
     return count
 
 
-def _model_view(con: duckdb.DuckDBPyConnection, name: str, sink: Path, model: type[BaseModel]) -> int:
+def _model_view(
+    con: duckdb.DuckDBPyConnection, name: str, sink: Path, model: type[BaseModel]
+) -> int:
     return _create_view(con, name, [sink], stored_schema(model))
 
 
@@ -93,9 +106,15 @@ def load(con: duckdb.DuckDBPyConnection, data_dir: Path) -> dict[str, int]:
         else sorted(p for p in quarantine.glob("*") if (p / "_spark_metadata").is_dir())
     )
     counts = {
-        "tickets": _model_view(con, "raw_tickets", data_dir / "archived_nypd_msg", HistoricalTicket),
-        "drone_status": _model_view(con, "statuses", data_dir / "drone_msg" / "status", DroneStatus),
-        "drone_violations": _model_view(con, "violations", data_dir / "drone_msg" / "violations", Violation),
+        "tickets": _model_view(
+            con, "raw_tickets", data_dir / "archived_nypd_msg", HistoricalTicket
+        ),
+        "drone_status": _model_view(
+            con, "statuses", data_dir / "drone_msg" / "status", DroneStatus
+        ),
+        "drone_violations": _model_view(
+            con, "violations", data_dir / "drone_msg" / "violations", Violation
+        ),
         "drone_alerts": _model_view(con, "alerts", data_dir / "drone_msg" / "alerts", Alert),
         "drone_alert_resolutions": _model_view(
             con, "resolutions", data_dir / "drone_msg" / "alert_resolutions", AlertResolution
@@ -270,7 +289,9 @@ def queries(top_repeated_summons: int = 100, cell_deg: float = 0.005) -> dict[st
     }
 
 
-def run(data_dir: Path, **options: Any) -> tuple[dict[str, int], dict[str, tuple[list[str], list[tuple[Any, ...]]]]]:
+def run(
+    data_dir: Path, **options: Any
+) -> tuple[dict[str, int], dict[str, tuple[list[str], list[tuple[Any, ...]]]]]:
     """Compute every table with DuckDB; returns input row counts and (columns, rows) per table."""
     con = duckdb.connect()
     try:

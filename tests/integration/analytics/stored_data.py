@@ -68,7 +68,12 @@ def write_stored(
     with (staging / "part-0.json").open("w", encoding="utf-8") as handle:
         for record in records:
             if topic is not None:
-                record = {**record, "kafka_topic": topic, "kafka_partition": 0, "kafka_offset": count}
+                record = {
+                    **record,
+                    "kafka_topic": topic,
+                    "kafka_partition": 0,
+                    "kafka_offset": count,
+                }
             handle.write(json.dumps(record) + "\n")
             count += 1
     fields = [f for f in schema.fields if f.name != PARTITION_COLUMN]
@@ -245,7 +250,6 @@ def quarantine_records(count: int = 7) -> list[dict[str, Any]]:
             "kafka_timestamp": "2026-03-01T08:00:00.000000Z",
             "raw_value": '{"broken": ' + ("," * i),
             "reason": reasons[i % 3],
-
         }
         for i in range(count)
     ]

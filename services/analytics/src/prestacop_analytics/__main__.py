@@ -1,12 +1,80 @@
-"""Entrypoint of prestacop-analytics (not built yet)."""
+"""Entrypoint of prestacop-analytics: ``run`` one report, or ``serve`` the API and dashboard.
 
+Configuration comes from the environment: ``ANALYTICS_*`` (see :mod:`prestacop_analytics.config`)
+and ``SPARK_*`` (:class:`prestacop_shared.spark.SparkSettings`).
+"""
+
+from __future__ import annotations
+
+import logging
 import sys
+import threading
+
+import typer
+import uvicorn
+
+from prestacop_analytics.api import create_app
+from prestacop_analytics.config import AnalyticsSettings
+from prestacop_analytics.exceptions import AnalyticsError
+from prestacop_analytics.runner import ReportRunner
+from prestacop_shared.config import load_settings
+from prestacop_shared.exceptions import PrestacopError
+from prestacop_shared.logs import configure_logging
+from prestacop_shared.spark import SparkSettings, build_spark_session
+
+log = logging.getLogger(__name__)
+
+cli = typer.Typer(help="Prestacop analytics: Spark reports over the stored data, and their API.")
+
+APP_NAME = "prestacop-analytics"
+
+
+def _runner(settings: AnalyticsSettings) -> ReportRunner:
+    spark_settings = load_settings(SparkSettings)
+    return ReportRunner(settings, lambda: build_spark_session(APP_NAME, spark_settings))
+
+
+@cli.command()
+def run() -> None:
+    """Compute the report once; the report folder's path is the last line printed."""
+    settings = load_settings(AnalyticsSettings)
+    configure_logging(settings.LOG_LEVEL)
+    runner = _runner(settings)
+    try:
+        result = runner.run_now()
+    finally:
+        runner.stop()
+    typer.echo(
+        f"tables: {len(result.manifest['tables'])}, seconds: {result.manifest['total_seconds']}"
+    )
+    typer.echo(str(result.folder.resolve()))
+
+
+@cli.command()
+def serve() -> None:
+    """Serve the reports API and dashboard; POST /api/runs triggers a run on a warm session."""
+    settings = load_settings(AnalyticsSettings)
+    configure_logging(settings.LOG_LEVEL)
+    runner = _runner(settings)
+    app = create_app(settings, runner)
+    threading.Thread(target=runner.session, name="spark-warm-up", daemon=True).start()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.HTTP_HOST, port=settings.HTTP_PORT, log_config=None)
+    )
+    log.info("serving", extra={"host": settings.HTTP_HOST, "port": settings.HTTP_PORT})
+    try:
+        server.run()  # uvicorn handles SIGINT/SIGTERM: stops accepting, finishes requests
+    finally:
+        runner.stop()
 
 
 def main() -> None:
-    """Say honestly that this service is not built yet and exit non-zero."""
-    sys.stderr.write("prestacop-analytics: not built yet\n")
-    raise SystemExit(2)
+    """Console script ``prestacop-analytics``."""
+    try:
+        cli()
+    except (PrestacopError, AnalyticsError) as error:
+        sys.stderr.write(f"prestacop-analytics: {error}\n")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

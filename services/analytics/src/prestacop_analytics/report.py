@@ -96,6 +96,10 @@ def run_report(spark: SparkSession, settings: AnalyticsSettings) -> ReportResult
     result = ReportResult(run_id=run_id, folder=store.root / run_id, manifest=manifest)
     log.info(
         "report published",
-        extra={"run_id": run_id, "folder": str(result.folder), "seconds": manifest["total_seconds"]},
+        extra={
+            "run_id": run_id,
+            "folder": str(result.folder),
+            "seconds": manifest["total_seconds"],
+        },
     )
     return result

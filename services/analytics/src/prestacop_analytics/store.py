@@ -47,14 +47,20 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def write_table(folder: Path, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def write_table(
+    folder: Path, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
     """Write one table as ``<name>.csv`` (header, empty = null) and ``<name>.json``."""
     records = [[_json_value(v) for v in row] for row in rows]
     with (folder / f"{name}.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
         writer.writerows(["" if v is None else v for v in row] for row in records)
-    document = {"table": name, "columns": list(columns), "rows": [dict(zip(columns, r, strict=True)) for r in records]}
+    document = {
+        "table": name,
+        "columns": list(columns),
+        "rows": [dict(zip(columns, r, strict=True)) for r in records],
+    }
     (folder / f"{name}.json").write_text(json.dumps(document, allow_nan=False), encoding="utf-8")
 
 

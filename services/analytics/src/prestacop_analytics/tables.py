@@ -52,7 +52,9 @@ def violation_code_table(spark: SparkSession) -> DataFrame:
         (c.code, c.definition, c.fine_manhattan_usd, c.fine_elsewhere_usd)
         for c in load_violation_codes().values()
     ]
-    schema = "violation_code long, definition string, fine_manhattan_usd long, fine_elsewhere_usd long"
+    schema = (
+        "violation_code long, definition string, fine_manhattan_usd long, fine_elsewhere_usd long"
+    )
     return spark.createDataFrame(rows, schema)
 
 
@@ -91,9 +93,9 @@ def estimated_fines(ctx: TableContext) -> DataFrame:
     tickets = ctx.inputs.tickets
     codes = F.broadcast(violation_code_table(ctx.spark))
     joined = tickets.select("violation_code", "fine_zone").join(codes, "violation_code", "left")
-    fine = F.when(
-        F.col("fine_zone") == FINE_ZONE_MANHATTAN, F.col("fine_manhattan_usd")
-    ).otherwise(F.col("fine_elsewhere_usd"))
+    fine = F.when(F.col("fine_zone") == FINE_ZONE_MANHATTAN, F.col("fine_manhattan_usd")).otherwise(
+        F.col("fine_elsewhere_usd")
+    )
     return (
         joined.groupBy("fine_zone")
         .agg(
@@ -246,8 +248,7 @@ def fleet(ctx: TableContext) -> DataFrame:
         .select(
             F.col("a.drone_id").alias("drone_id"),
             (
-                (F.unix_micros(F.col("r.emitted_at")) - F.unix_micros(F.col("a.emitted_at")))
-                / 1e6
+                (F.unix_micros(F.col("r.emitted_at")) - F.unix_micros(F.col("a.emitted_at"))) / 1e6
             ).alias("resolution_s"),
         )
         .groupBy("drone_id")
@@ -265,7 +266,14 @@ def fleet(ctx: TableContext) -> DataFrame:
         .distinct()
     )
     joined = drones
-    for part in (status_counts, violation_counts, alert_counts, resolution_counts, resolved, latest):
+    for part in (
+        status_counts,
+        violation_counts,
+        alert_counts,
+        resolution_counts,
+        resolved,
+        latest,
+    ):
         joined = joined.join(part, "drone_id", "left")
     zero = F.lit(0)
     alerts = F.coalesce(F.col("alerts"), zero)
@@ -324,9 +332,9 @@ def data_quality(ctx: TableContext) -> DataFrame:
             F.count(F.lit(1)).alias("tickets_stored"),
             F.count(F.when(F.col("hour").isNull(), 1)).alias("violation_time_unparseable"),
             F.count(F.when(F.col("issue_day").isNull(), 1)).alias("issue_date_unparseable"),
-            F.count(F.when(F.col("issue_day").isNotNull() & F.col("fiscal_year").isNull(), 1)).alias(
-                "issue_date_fiscal_year_unknown"
-            ),
+            F.count(
+                F.when(F.col("issue_day").isNotNull() & F.col("fiscal_year").isNull(), 1)
+            ).alias("issue_date_fiscal_year_unknown"),
             F.count(F.when(~F.col("issue_day_in_range"), 1)).alias("issue_date_out_of_range"),
             F.count(F.when(F.col("violation_code").isNull(), 1)).alias("violation_code_missing"),
             F.count(
@@ -375,7 +383,9 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("fleet", "Live fleet per drone", fleet),
     TableSpec("quarantine_by_reason", "Quarantined records by reason", quarantine_by_reason),
     TableSpec(
-        "repeated_summons_numbers", "Summons numbers stored more than once", repeated_summons_numbers
+        "repeated_summons_numbers",
+        "Summons numbers stored more than once",
+        repeated_summons_numbers,
     ),
     TableSpec("data_quality", "Data quality counts", data_quality),
 )

@@ -1,0 +1,170 @@
+// Prestacop dashboard: plain JS + SVG, no external assets. Each chart container gets
+// data-rendered="true" and data-items="<drawn items>" once drawn (the browser test reads them).
+"use strict";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function el(name, attrs, parent) {
+  const node = document.createElementNS(SVG_NS, name);
+  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+function svg(container, width, height) {
+  return el("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img" }, container);
+}
+
+function done(container, items) {
+  container.dataset.items = String(items);
+  container.dataset.rendered = "true";
+}
+
+function empty(container, text) {
+  const p = document.createElement("p");
+  p.className = "empty";
+  p.textContent = text;
+  container.appendChild(p);
+  done(container, 0);
+}
+
+async function getJson(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.json();
+}
+
+function drawTopCodes(container, rows) {
+  const top = rows.slice(0, 15);
+  if (!top.length) return empty(container, "No tickets stored yet.");
+  const width = 640, barHeight = 20, left = 250, height = top.length * barHeight + 10;
+  const chart = svg(container, width, height);
+  const max = Math.max(...top.map((r) => r.tickets));
+  top.forEach((row, i) => {
+    const y = i * barHeight + 4;
+    const label = `${row.violation_code ?? "none"} ${row.definition ?? "(not in DOF table)"}`;
+    el("text", { x: 0, y: y + 13 }, chart).textContent = label.slice(0, 38);
+    const w = ((width - left - 70) * row.tickets) / max;
+    const bar = el("rect", { x: left, y, width: Math.max(w, 1), height: barHeight - 4, fill: "#3a6ea5", class: "bar" }, chart);
+    el("title", {}, bar).textContent = `${row.tickets} tickets`;
+    el("text", { x: left + w + 4, y: y + 13 }, chart).textContent = String(row.tickets);
+  });
+  done(container, top.length);
+}
+
+function drawHeatmap(container, rows) {
+  if (!rows.length) return empty(container, "No ticket with a parseable date and time.");
+  const days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+  const cell = 22, left = 36, top = 16;
+  const chart = svg(container, left + 24 * cell + 4, top + 7 * cell + 4);
+  const max = Math.max(...rows.map((r) => r.tickets));
+  for (let h = 0; h < 24; h += 3) el("text", { x: left + h * cell + 2, y: 11 }, chart).textContent = `${h}h`;
+  days.forEach((d, i) => { el("text", { x: 0, y: top + i * cell + 15 }, chart).textContent = d; });
+  rows.forEach((row) => {
+    const shade = 0.1 + 0.9 * (row.tickets / max);
+    const rect = el("rect", {
+      x: left + row.hour * cell, y: top + (row.weekday - 1) * cell, width: cell - 2, height: cell - 2,
+      fill: `rgba(200, 60, 40, ${shade.toFixed(3)})`, class: "cell",
+    }, chart);
+    el("title", {}, rect).textContent = `${days[row.weekday - 1]} ${row.hour}h: ${row.tickets}`;
+  });
+  done(container, rows.length);
+}
+
+function drawPositions(container, rows, geography) {
+  const bounds = geography.nyc;
+  const width = 560, height = Math.round(width * (bounds.north - bounds.south) / ((bounds.east - bounds.west) * 0.76));
+  const chart = svg(container, width, height);
+  const x = (lon) => ((lon - bounds.west) / (bounds.east - bounds.west)) * width;
+  const y = (lat) => ((bounds.north - lat) / (bounds.north - bounds.south)) * height;
+  el("rect", { x: 0, y: 0, width, height, fill: "#eef3f8", stroke: "#9aa" }, chart);
+  for (const [name, box] of Object.entries(geography.boroughs)) {
+    el("rect", {
+      x: x(box.west), y: y(box.north), width: x(box.east) - x(box.west), height: y(box.south) - y(box.north),
+      fill: "none", stroke: "#7a8ca3", "stroke-dasharray": "4 3",
+    }, chart);
+    el("text", { x: x(box.west) + 3, y: y(box.north) + 12 }, chart).textContent = name;
+  }
+  const max = Math.max(1, ...rows.map((r) => r.total));
+  let drawn = 0;
+  rows.forEach((row) => {
+    if (row.latitude == null || row.longitude == null) return;
+    const r = 1 + 4 * Math.sqrt(row.total / max);
+    el("circle", {
+      cx: x(row.longitude).toFixed(1), cy: y(row.latitude).toFixed(1), r: r.toFixed(2),
+      fill: row.drone_violations > 0 ? "#e76f51" : "#264653", "fill-opacity": 0.6, class: "point",
+    }, chart);
+    drawn += 1;
+  });
+  done(container, drawn);
+}
+
+function drawFleet(container, rows) {
+  if (!rows.length) return empty(container, "No live drone data stored yet.");
+  const table = document.createElement("table");
+  table.innerHTML = "<thead><tr><th>drone</th><th>messages</th><th>violations</th><th>alerts</th>" +
+    "<th>alert rate</th><th>mean resolution</th><th>battery</th><th>state</th></tr></thead>";
+  const body = document.createElement("tbody");
+  rows.forEach((row) => {
+    const tr = document.createElement("tr");
+    tr.className = "drone";
+    const battery = row.latest_battery_pct ?? 0;
+    const cells = [
+      row.drone_id, row.messages, row.violations, row.alerts,
+      row.alert_rate == null ? "—" : `${(100 * row.alert_rate).toFixed(1)} %`,
+      row.mean_resolution_s == null ? "—" : `${row.mean_resolution_s.toFixed(0)} s`,
+      `<span class="battery" style="width:${(battery * 0.6).toFixed(0)}px"></span> ${battery.toFixed(0)} %`,
+      row.latest_state ?? "—",
+    ];
+    tr.innerHTML = cells.map((c) => `<td>${c}</td>`).join("");
+    body.appendChild(tr);
+  });
+  table.appendChild(body);
+  container.appendChild(table);
+  done(container, rows.length);
+}
+
+function drawQuality(container, rows) {
+  const table = document.createElement("table");
+  table.innerHTML = "<thead><tr><th>metric</th><th>value</th></tr></thead>";
+  const body = document.createElement("tbody");
+  rows.forEach((row) => {
+    const tr = document.createElement("tr");
+    const name = document.createElement("td");
+    name.textContent = row.metric.replaceAll("_", " ");
+    const value = document.createElement("td");
+    value.textContent = row.value.toLocaleString("en-US");
+    tr.append(name, value);
+    body.appendChild(tr);
+  });
+  table.appendChild(body);
+  container.appendChild(table);
+  done(container, rows.length);
+}
+
+async function main() {
+  const summary = document.getElementById("report-summary");
+  let manifest;
+  try {
+    manifest = await getJson("/api/reports/latest");
+  } catch (error) {
+    summary.textContent = "No report yet: run `prestacop-analytics run` or POST /api/runs.";
+    document.querySelectorAll("[data-chart]").forEach((c) => empty(c, "No report yet."));
+    return;
+  }
+  const tickets = manifest.inputs.tickets.rows.toLocaleString("en-US");
+  summary.textContent = `Report ${manifest.run_id} — ${tickets} stored tickets — Spark ${manifest.spark_version}, ${manifest.total_seconds} s`;
+  const table = async (name) => (await getJson(`/api/reports/${manifest.run_id}/tables/${name}`)).rows;
+  const chart = (name) => document.querySelector(`[data-chart="${name}"]`);
+  const [codes, heat, positions, fleet, quality, geography] = await Promise.all([
+    table("top_violation_codes"), table("tickets_by_hour_weekday"), table("violations_by_position"),
+    table("fleet"), table("data_quality"), getJson("/api/geography"),
+  ]);
+  drawTopCodes(chart("top_codes"), codes);
+  drawHeatmap(chart("hour_weekday"), heat);
+  drawPositions(chart("positions"), positions, geography);
+  drawFleet(chart("fleet"), fleet);
+  drawQuality(chart("data_quality"), quality);
+}
+
+main();
