@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,3 +102,17 @@ def test_enrichment_is_a_pure_function_of_the_ticket() -> None:
         enrich.ticket_enrichment(1283294138, None, 19, FLEET)[1:]
         == enrich.ticket_enrichment(1283294138, "NY", None, FLEET)[1:]
     )
+
+
+def test_text_needing_json_escapes_round_trips(tmp_path: Path) -> None:
+    lines = SAMPLES[0].read_bytes().split(b"\n")
+    row = next(csv.reader([lines[1].decode()]))
+    row[24] = 'He said "hi" \\ back\there'
+    row[25] = "caf\u00e9 \u2013 ok"
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerow(row)
+    path = tmp_path / "escapes.csv"
+    path.write_bytes(lines[0] + b"\n" + text.getvalue().encode())
+    _, batch = encode_file(path)
+    ticket = decode(HistoricalTicket, batch.values[0].encode())
+    assert (ticket.street_name, ticket.intersecting_street) == (row[24], row[25])

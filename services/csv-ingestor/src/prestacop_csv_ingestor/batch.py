@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 SERVICE_NAME = "csv-ingestor"
 _CANONICAL_INTEGER = r"^-?(?:0|[1-9][0-9]{0,17})$"
+_NEEDS_ESCAPE = r"[\"\\\x00-\x1f\x7f]"
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,7 @@ def _validate(
         keep = np.ones(frame.height, dtype=bool)
         keep[list(reasons)] = False
         frame = frame.filter(pl.Series(keep))
-    return frame.with_columns(pl.col(name).cast(pl.Int64) for name in integer_fields), reasons
+    return frame, reasons
 
 
 def _encode(
@@ -240,7 +242,7 @@ def _encode(
     emitted_at: datetime,
     batch: EncodedBatch,
 ) -> None:
-    summons = frame["summons_number"].to_numpy()
+    summons = frame["summons_number"].cast(pl.Int64).to_numpy()
     counties = (
         frame["violation_county"]
         .str.strip_chars()
@@ -249,22 +251,53 @@ def _encode(
         .fill_null(-1)
         .to_numpy()
     )
-    precincts = frame["violation_precinct"].fill_null(-1).to_numpy()
+    precincts = frame["violation_precinct"].cast(pl.Int64).fill_null(-1).to_numpy()
     boroughs = enrich.borough_indexes(counties, precincts)
     latitude, longitude = enrich.positions(summons, boroughs)
     drones = pl.Series(context.fleet).gather(enrich.drone_indexes(summons, len(context.fleet)))
-    line_series = pl.Series("source_line", lines)
     stamp = emitted_at.isoformat().replace("+00:00", "Z")
-    document = frame.with_columns(
-        (pl.lit(f"{context.fingerprint}:") + line_series.cast(pl.String)).alias("event_id"),
-        pl.lit(1).alias("schema_version"),
-        drones.alias("drone_id"),
-        pl.lit(stamp).alias("emitted_at"),
-        pl.Series("latitude", latitude),
-        pl.Series("longitude", longitude),
-        pl.lit(context.source_file).alias("source_file"),
-        line_series,
-    ).select(pl.struct(pl.all()).struct.json_encode())
-    batch.keys = frame["summons_number"].cast(pl.String).to_list()
+    head = pl.concat_str(
+        pl.lit(f'{{"schema_version":1,"event_id":"{context.fingerprint}:'),
+        pl.Series(lines).cast(pl.String),
+        pl.lit('","drone_id":"'),
+        drones,
+        pl.lit(f'","emitted_at":"{stamp}","latitude":'),
+        pl.Series(latitude).cast(pl.String),
+        pl.lit(',"longitude":'),
+        pl.Series(longitude).cast(pl.String),
+        pl.lit(f',"source_file":{json.dumps(context.source_file)},"source_line":'),
+        pl.Series(lines).cast(pl.String),
+    )
+    document = frame.select(
+        pl.concat_str([head, *_field_pieces(frame), pl.lit("}")], ignore_nulls=True)
+    )
+    batch.keys = frame["summons_number"].to_list()
     batch.values = document.to_series().to_list()
     batch.summons = summons
+
+
+def _field_pieces(frame: pl.DataFrame) -> list[pl.Expr]:
+    """``,"name":value`` per source field, null (so left out) when the value is null.
+
+    Integer fields are already canonical integer text; text fields are JSON-escaped only in the
+    columns that need it this batch (quotes, backslashes, control characters).
+    """
+    text_fields = [name for name in frame.columns if name not in INTEGER_FIELDS]
+    special = frame.select(pl.col(text_fields).str.contains(_NEEDS_ESCAPE).any()).row(0)
+    pieces = []
+    for name in frame.columns:
+        column = pl.col(name)
+        if name in INTEGER_FIELDS:
+            pieces.append(pl.lit(f',"{name}":') + column)
+            continue
+        if special[text_fields.index(name)]:
+            column = column.map_batches(_json_strings, return_dtype=pl.String)
+        else:
+            column = pl.lit('"') + column + pl.lit('"')
+        pieces.append(pl.lit(f',"{name}":') + column)
+    return pieces
+
+
+def _json_strings(values: pl.Series) -> pl.Series:
+    """JSON string literals (quotes included) of a text column; nulls stay null."""
+    return values.map_elements(json.dumps, return_dtype=pl.String, skip_nulls=True)

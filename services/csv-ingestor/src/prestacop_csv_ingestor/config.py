@@ -19,7 +19,7 @@ class Settings(BaseSettings):
         default=100, ge=1, le=10_000, description="Archive drones to spread tickets over"
     )
     block_bytes: int = Field(
-        default=4 * 1024 * 1024, ge=64 * 1024, description="Bytes read from the file at a time"
+        default=1024 * 1024, ge=64 * 1024, description="Bytes read from the file at a time"
     )
     max_record_bytes: int = Field(
         default=64 * 1024,
@@ -54,5 +54,5 @@ class Settings(BaseSettings):
     )
     linger_ms: int = Field(default=20, ge=0)
     producer_buffer_kb: int = Field(
-        default=65_536, ge=1024, description="librdkafka's send buffer (bounds memory)"
+        default=32_768, ge=1024, description="librdkafka's send buffer (bounds memory)"
     )
