@@ -11,7 +11,7 @@ Per message, in this order:
    down: the partition waits);
 5. record "emailed" in the state, fsync'd, as soon as the server's reply to DATA arrives
    (before the SMTP QUIT);
-6. commit the offset (synchronous).
+6. commit the offset (asynchronously; the last handled offsets synchronously at shutdown).
 
 A crash before 4 completes re-sends after restart (the mail was never accepted: nothing lost). A
 crash between 5 and 6 redelivers the alert, and step 3 skips it. The only window where a crash
@@ -40,7 +40,14 @@ import time
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from prestacop_alert_mailer.compose import compose_alert_email, message_id_for
 from prestacop_alert_mailer.config import MailerSettings
@@ -115,6 +122,7 @@ class AlertConsumer:
             extra={"topic": self.alerts_topic, "group_id": self._settings.group_id},
         )
         last_activity = time.monotonic()
+        handled: dict[tuple[str, int], TopicPartition] = {}
         try:
             await self._sender.probe()
             while not self._stop.is_set():
@@ -136,8 +144,12 @@ class AlertConsumer:
                         extra={"source": message_source(message)},
                     )
                     break
-                _commit(consumer, message)
+                next_offset = _next_offset(message)
+                handled[(next_offset.topic, next_offset.partition)] = next_offset
+                _commit(consumer, [next_offset], wait=False)
         finally:
+            if handled:
+                _commit(consumer, list(handled.values()), wait=True)
             consumer.close()
             dead_letters.flush(10)
             logger.info("alert consumer closed", extra={"topic": self.alerts_topic})
@@ -215,14 +227,27 @@ def _delivery_recorder(
     return record
 
 
-def _commit(consumer: Consumer, message: Message) -> None:
+def _next_offset(message: Message) -> TopicPartition:
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    assert topic is not None and partition is not None and offset is not None  # noqa: S101
+    return TopicPartition(topic, partition, offset + 1)
+
+
+def _commit(consumer: Consumer, offsets: list[TopicPartition], *, wait: bool) -> None:
+    """Commit offsets of handled messages only (never the position past an abandoned one)."""
     try:
-        consumer.commit(message=message, asynchronous=False)
+        if wait:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        else:
+            consumer.commit(offsets=offsets, asynchronous=True)
     except KafkaException as error:
         # Safe to go on: the state already records the email, a redelivery is skipped.
         logger.warning(
             "offset commit failed",
-            extra={"source": message_source(message), "error": str(error)},
+            extra={
+                "offsets": [f"{o.topic}/{o.partition}/{o.offset}" for o in offsets],
+                "error": str(error),
+            },
         )
 
 
