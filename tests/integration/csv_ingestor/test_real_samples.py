@@ -45,6 +45,7 @@ def test_each_real_sample_lands_once_per_line_equal_to_the_source(
         kafka_settings, kafka_settings.topic(topics.NYPD_TICKETS), expected=total, timeout_s=120
     )
     assert len(records) == total
+    fingerprints = {path.name: file_fingerprint(path) for path in samples}
     seen: set[tuple[str, int]] = set()
     for record in records:
         ticket = decode(HistoricalTicket, record.value)
@@ -53,7 +54,7 @@ def test_each_real_sample_lands_once_per_line_equal_to_the_source(
         drone, latitude, longitude = ticket_enrichment(
             ticket.summons_number, ticket.violation_county, ticket.violation_precinct, FLEET
         )
-        fingerprint = file_fingerprint(nyc_data / ticket.source_file)
+        fingerprint = fingerprints[ticket.source_file]
         assert ticket == ticket_from_source_row(
             layout, row, drone_id=drone, latitude=latitude, longitude=longitude,
             source_file=ticket.source_file, source_line=ticket.source_line,
