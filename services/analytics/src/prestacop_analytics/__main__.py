@@ -7,8 +7,10 @@ and ``SPARK_*`` (:class:`prestacop_shared.spark.SparkSettings`).
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
+from types import FrameType
 
 import typer
 import uvicorn
@@ -61,11 +63,21 @@ def serve() -> None:
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.HTTP_HOST, port=settings.HTTP_PORT, log_config=None)
     )
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    # uvicorn handles SIGINT/SIGTERM while serving (stops accepting, finishes requests), then
+    # re-raises the signal to the handler installed before it: this one, so that the Spark
+    # session is stopped and the process exits 0.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, request_stop)
     log.info("serving", extra={"host": settings.HTTP_HOST, "port": settings.HTTP_PORT})
     try:
-        server.run()  # uvicorn handles SIGINT/SIGTERM: stops accepting, finishes requests
+        server.run()
     finally:
         runner.stop()
+    log.info("stopped")
 
 
 def main() -> None:

@@ -57,8 +57,8 @@ class AnalyticsSettings(BaseSettings):
             value = self.API_TOKEN.get_secret_value()
             if value.strip().lower() in PLACEHOLDER_TOKENS or len(value) < MIN_TOKEN_LENGTH:
                 raise ValueError(
-                    "API_TOKEN is a placeholder or shorter than "
-                    f"{MIN_TOKEN_LENGTH} characters: set a real secret"
+                    "ANALYTICS_API_TOKEN (or the content of ANALYTICS_API_TOKEN_FILE) is a "
+                    f"placeholder or shorter than {MIN_TOKEN_LENGTH} characters: set a real secret"
                 )
         return self
 

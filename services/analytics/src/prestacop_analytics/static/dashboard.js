@@ -78,13 +78,6 @@ function drawPositions(container, rows, geography) {
   const x = (lon) => ((lon - bounds.west) / (bounds.east - bounds.west)) * width;
   const y = (lat) => ((bounds.north - lat) / (bounds.north - bounds.south)) * height;
   el("rect", { x: 0, y: 0, width, height, fill: "#eef3f8", stroke: "#9aa" }, chart);
-  for (const [name, box] of Object.entries(geography.boroughs)) {
-    el("rect", {
-      x: x(box.west), y: y(box.north), width: x(box.east) - x(box.west), height: y(box.south) - y(box.north),
-      fill: "none", stroke: "#7a8ca3", "stroke-dasharray": "4 3",
-    }, chart);
-    el("text", { x: x(box.west) + 3, y: y(box.north) + 12 }, chart).textContent = name;
-  }
   const max = Math.max(1, ...rows.map((r) => r.total));
   let drawn = 0;
   rows.forEach((row) => {
@@ -96,6 +89,13 @@ function drawPositions(container, rows, geography) {
     }, chart);
     drawn += 1;
   });
+  for (const [name, box] of Object.entries(geography.boroughs)) {
+    el("rect", {
+      x: x(box.west), y: y(box.north), width: x(box.east) - x(box.west), height: y(box.south) - y(box.north),
+      fill: "none", stroke: "#7a8ca3", "stroke-dasharray": "4 3",
+    }, chart);
+    el("text", { x: x(box.west) + 3, y: y(box.north) + 12 }, chart).textContent = name;
+  }
   done(container, drawn);
 }
 
