@@ -71,3 +71,38 @@ def test_killed_four_times_every_line_lands_exactly_once(
     progress = consume_all(kafka_settings, kafka_settings.topic(topics.NYPD_INGEST_PROGRESS))
     final = json.loads(progress[-1].value)
     assert final["done"] and final["sent"] == ROWS and final["lines_read"] == ROWS
+
+
+def test_sigterm_commits_what_was_sent_and_a_rerun_finishes_the_file(
+    tmp_path: Path, kafka_settings, run_ingestor
+) -> None:
+    rows = 100_000
+    path = tmp_path / "fy2016_synthetic.csv"
+    generate_file(path, rows, year=2016, seed=12)
+    env = ingestor_env(
+        kafka_settings, block_bytes=256 * 1024, max_rows_per_s=20_000, log_every_s=0.2,
+        log_level="INFO",
+    )  # fmt: skip
+    process = subprocess.Popen(  # noqa: S603
+        [*INGESTOR, "ingest", "--json", str(path)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    for line in process.stderr:  # wait until it is sending (signal handlers are installed)
+        if '"progress"' in line and '"sent": 0,' not in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    interrupted = json.loads(stdout)["files"][0]
+    assert interrupted["status"] == "interrupted" and 0 < interrupted["sent"] < rows
+
+    code, summary, stderr = run_ingestor(path)
+    assert code == 0, stderr
+    assert summary["files"][0]["resumed_from_line"] == interrupted["sent"] + 2
+    assert summary["files"][0]["sent"] == rows - interrupted["sent"]
+    records = consume_all(
+        kafka_settings, kafka_settings.topic(topics.NYPD_TICKETS), expected=rows, timeout_s=300
+    )
+    lines = [decode(HistoricalTicket, record.value).source_line for record in records]
+    assert sorted(lines) == list(range(2, rows + 2))

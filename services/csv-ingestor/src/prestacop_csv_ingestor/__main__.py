@@ -105,6 +105,10 @@ def _print_summary(summaries: list[FileSummary], as_json: bool) -> None:
         return
     for s in summaries:
         quarantined = ", ".join(f"{k}: {v}" for k, v in sorted(s.quarantined.items())) or "none"
+        if s.status in ("refused", "failed"):
+            out.print(f"[bold]{s.file}[/bold]: {s.status}", highlight=False)
+            out.print(f"  {s.message}", highlight=False, markup=False)
+            continue
         out.print(f"[bold]{s.file}[/bold]: {s.status}" + (f" — {s.message}" if s.message else ""))
         if s.status in ("ingested", "interrupted"):
             out.print(
