@@ -116,3 +116,28 @@ def test_text_needing_json_escapes_round_trips(tmp_path: Path) -> None:
     _, batch = encode_file(path)
     ticket = decode(HistoricalTicket, batch.values[0].encode())
     assert (ticket.street_name, ticket.intersecting_street) == (row[24], row[25])
+
+
+def test_non_utf8_line_is_quarantined_or_re_decoded_as_cp1252(tmp_path: Path) -> None:
+    lines = SAMPLES[0].read_bytes().split(b"\n")
+    fields = lines[1].split(b",")
+    latin = b",".join([*fields[:24], b"CAF\xe9 AVE", *fields[25:]])
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"\n".join([lines[0], lines[2], latin, lines[3]]))
+    _, strict = encode_file(path)
+    assert len(strict.values) == 2
+    letter = DeadLetter.model_validate_json(strict.dead_letters[0][1])
+    assert (letter.source, letter.reason) == ("latin.csv:3", "not UTF-8: byte 0xE9 at position 125")
+    assert "CAF\\xe9 AVE" in letter.raw
+
+    tickets_file = open_tickets_file(path)
+    data = path.read_bytes()
+    context = FileContext(tickets_file.layout, path.name, "fp", FLEET, fallback_encoding="cp1252")
+    split = split_records(
+        data, tickets_file.data_offset, 2, eof=True, expected_columns=51,
+        max_record_bytes=65536, max_record_lines=16,
+    )  # fmt: skip
+    batch = encode_batch(context, data, split, datetime.now(UTC))
+    tickets = [decode(HistoricalTicket, v.encode()) for v in batch.values]
+    assert [t.source_line for t in tickets] == [2, 3, 4] and not batch.dead_letters
+    assert tickets[1].street_name == "CAF\u00e9 AVE"

@@ -89,5 +89,5 @@ def test_undecodable_records_are_found_with_the_offending_byte() -> None:
         data, 0, 1, eof=True, expected_columns=3, max_record_bytes=1000, max_record_lines=4
     )
     assert find_undecodable(data, split.starts, split.ends) == {
-        1: "not UTF-8: byte 0xE9 at column 8"
+        1: "not UTF-8: byte 0xE9 at position 8"
     }

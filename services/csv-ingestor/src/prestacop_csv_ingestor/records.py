@@ -226,7 +226,7 @@ def find_undecodable(buffer: bytes, starts: IntArray, ends: IntArray) -> dict[in
             at = position + error.start
             index = int(np.searchsorted(ends, at))
             column = at - int(starts[index]) + 1
-            bad[index] = f"{REASON_NOT_UTF8}: byte 0x{buffer[at]:02X} at column {column}"
+            bad[index] = f"{REASON_NOT_UTF8}: byte 0x{buffer[at]:02X} at position {column}"
             position = int(ends[index]) + 1
     return bad
 
