@@ -54,3 +54,23 @@ def test_every_kind_of_bad_line_is_quarantined_and_the_run_finishes(
     lines = {decode(HistoricalTicket, r.value).source_line for r in tickets}
     assert len(tickets) == ROWS - len(bad)
     assert lines == set(range(2, ROWS + 2)) - set(bad)
+
+
+def test_a_line_of_megabytes_is_skipped_without_losing_the_next_lines(
+    tmp_path: Path, nyc_data: Path, kafka_settings, run_ingestor
+) -> None:
+    lines = (nyc_data / "fy2016_head_99_rows.csv").read_bytes().split(b"\n")
+    huge = lines[1][:40] + b"X" * 3_000_000 + b'"' + lines[1][40:]
+    path = tmp_path / "huge_line.csv"
+    path.write_bytes(b"\n".join([lines[0], lines[1], huge, lines[2], lines[3]]))
+    code, summary, stderr = run_ingestor(path, block_bytes=256 * 1024)
+    assert code == 0, stderr
+    assert summary["files"][0]["sent"] == 3
+    assert summary["files"][0]["quarantined"] == {"line too long": 1}
+    (letter,) = [
+        decode(DeadLetter, r.value)
+        for r in consume_all(kafka_settings, kafka_settings.topic(topics.NYPD_TICKETS_DLQ))
+    ]
+    assert letter.source == "huge_line.csv:3" and letter.raw_length == len(huge)
+    tickets = consume_all(kafka_settings, kafka_settings.topic(topics.NYPD_TICKETS), expected=3)
+    assert sorted(decode(HistoricalTicket, r.value).source_line for r in tickets) == [2, 4, 5]
