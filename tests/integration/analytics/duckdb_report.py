@@ -86,15 +86,13 @@ def _create_view(
             + ", ".join(f"CAST(NULL AS {_duck_type(f.dataType)}) AS {f.name}" for f in fields)
             + " WHERE false)"
         )
-    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {select} FROM {source}")
-    count: int = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # type: ignore[index]
-    return count
+    con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM {source}")
 
 
 def _model_view(
     con: duckdb.DuckDBPyConnection, name: str, sink: Path, model: type[BaseModel]
-) -> int:
-    return _create_view(con, name, [sink], stored_schema(model))
+) -> None:
+    _create_view(con, name, [sink], stored_schema(model))
 
 
 def load(con: duckdb.DuckDBPyConnection, data_dir: Path) -> dict[str, int]:
@@ -105,22 +103,18 @@ def load(con: duckdb.DuckDBPyConnection, data_dir: Path) -> dict[str, int]:
         if (quarantine / "_spark_metadata").is_dir()
         else sorted(p for p in quarantine.glob("*") if (p / "_spark_metadata").is_dir())
     )
-    counts = {
-        "tickets": _model_view(
-            con, "raw_tickets", data_dir / "archived_nypd_msg", HistoricalTicket
-        ),
-        "drone_status": _model_view(
-            con, "statuses", data_dir / "drone_msg" / "status", DroneStatus
-        ),
-        "drone_violations": _model_view(
-            con, "violations", data_dir / "drone_msg" / "violations", Violation
-        ),
-        "drone_alerts": _model_view(con, "alerts", data_dir / "drone_msg" / "alerts", Alert),
-        "drone_alert_resolutions": _model_view(
-            con, "resolutions", data_dir / "drone_msg" / "alert_resolutions", AlertResolution
-        ),
-        "quarantine": _create_view(con, "quarantine", quarantine_sinks, QUARANTINE_SCHEMA),
-    }
+    _model_view(con, "raw_tickets", data_dir / "archived_nypd_msg", HistoricalTicket)
+    drone = data_dir / "drone_msg"
+    # The drone datasets are read several times by the fleet query: materialise them once.
+    for name, folder, model in (
+        ("statuses", "status", DroneStatus),
+        ("violations", "violations", Violation),
+        ("alerts", "alerts", Alert),
+        ("resolutions", "alert_resolutions", AlertResolution),
+    ):
+        _model_view(con, f"raw_{name}", drone / folder, model)
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM raw_{name}")
+    _create_view(con, "quarantine", quarantine_sinks, QUARANTINE_SCHEMA)
     codes = [
         (c.code, c.definition, c.fine_manhattan_usd, c.fine_elsewhere_usd)
         for c in load_violation_codes().values()
@@ -158,7 +152,18 @@ def load(con: duckdb.DuckDBPyConnection, data_dir: Path) -> dict[str, int]:
                              AND make_date(fiscal_year + 1, 6, 30) AS issue_day_in_range
         FROM typed
     """)
-    return counts
+    tables = {
+        "tickets": "tickets",
+        "drone_status": "statuses",
+        "drone_violations": "violations",
+        "drone_alerts": "alerts",
+        "drone_alert_resolutions": "resolutions",
+        "quarantine": "quarantine",
+    }
+    return {
+        name: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+        for name, table in tables.items()
+    }
 
 
 def queries(top_repeated_summons: int = 100, cell_deg: float = 0.005) -> dict[str, str]:
