@@ -32,24 +32,32 @@ def test_killed_four_times_every_line_lands_exactly_once(
     path = tmp_path / "fy2017_synthetic.csv"
     generate_file(path, ROWS, year=2017, seed=11)
     # Small blocks and frequent commits: many transactions, so kills land between and inside them.
-    env = ingestor_env(kafka_settings, block_bytes=256 * 1024, commit_interval_s=0.3)
+    env = ingestor_env(
+        kafka_settings, block_bytes=256 * 1024, commit_interval_s=0.3, log_every_s=0.1,
+        log_level="INFO",
+    )  # fmt: skip
     chooser = random.Random()
     seed = chooser.randrange(1_000_000)
     chooser.seed(seed)
     log.info("kill delays seeded with %s", seed)
     killed_mid_work = 0
-    for _ in range(KILLS):
-        process = subprocess.Popen(  # noqa: S603
-            [*INGESTOR, "ingest", "--json", str(path)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        time.sleep(chooser.uniform(2.0, 6.0))
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            killed_mid_work += 1
-        process.wait(timeout=60)
-        process.stdout.close()  # type: ignore[union-attr]
-        process.stderr.close()  # type: ignore[union-attr]
+    for attempt in range(KILLS):
+        log_file = tmp_path / f"run-{attempt}.log"
+        with log_file.open("w") as stderr:
+            process = subprocess.Popen(  # noqa: S603
+                [*INGESTOR, "ingest", "--json", str(path)],
+                env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+            )  # fmt: skip
+            deadline = time.monotonic() + 120
+            while process.poll() is None and time.monotonic() < deadline:
+                if '"progress"' in log_file.read_text():  # it is sending: kill at a random point
+                    time.sleep(chooser.uniform(0.0, 2.0))
+                    break
+                time.sleep(0.05)
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                killed_mid_work += 1
+            process.wait(timeout=60)
     assert killed_mid_work >= 2, f"the ingestor finished too early to be killed (seed {seed})"
 
     code, summary, stderr = run_ingestor(path, block_bytes=256 * 1024, commit_interval_s=0.3)
