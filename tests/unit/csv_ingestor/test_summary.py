@@ -16,3 +16,11 @@ def test_repeats_within_and_across_batches_are_counted() -> None:
     assert counter.add(first) <= 50  # false positives only, at most ~0.1 %
     assert counter.add(np.array([first[0], first[1], first[1], 5], dtype=np.int64)) == 3
     assert counter.repeated >= 3
+
+
+def test_no_false_negatives_over_many_batches() -> None:
+    counter = RepeatCounter(expected=200_000)
+    values = np.random.default_rng(1).integers(10**9, 9 * 10**9, size=100_000, dtype=np.int64)
+    for batch in np.array_split(values, 17):
+        counter.add(batch)
+    assert counter.add(values[::10]) == values[::10].size

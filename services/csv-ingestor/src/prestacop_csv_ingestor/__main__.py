@@ -101,7 +101,7 @@ def _print_summary(summaries: list[FileSummary], as_json: bool) -> None:
     peak = round(peak_rss_mb(), 1)
     if as_json:
         document = {"files": [s.to_dict() for s in summaries], "peak_rss_mb": peak}
-        out.print_json(json.dumps(document))
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return
     for s in summaries:
         quarantined = ", ".join(f"{k}: {v}" for k, v in sorted(s.quarantined.items())) or "none"

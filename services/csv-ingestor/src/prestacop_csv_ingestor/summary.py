@@ -42,10 +42,14 @@ class RepeatCounter:
         for position in positions:
             bit = (self._filter[position >> 3] >> (position & 7).astype(np.uint8)) & 1
             seen &= bit == 1
-        for position in positions:
-            np.bitwise_or.at(
-                self._filter, position >> 3, np.left_shift(1, position & 7).astype(np.uint8)
-            )
+        # Set the bits: OR together the bits that fall in the same byte, then one fancy update
+        # (np.bitwise_or.at is an order of magnitude slower).
+        every = np.concatenate(positions)
+        byte = every >> 3
+        order = np.argsort(byte, kind="stable")
+        byte, bit = byte[order], np.left_shift(1, every[order] & 7).astype(np.uint8)
+        firsts = np.flatnonzero(np.concatenate(([True], byte[1:] != byte[:-1])))
+        self._filter[byte[firsts]] |= np.bitwise_or.reduceat(bit, firsts)
         found = repeated_inside + int(seen.sum())
         self.repeated += found
         return found
