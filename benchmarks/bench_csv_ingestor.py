@@ -94,6 +94,7 @@ def ingest(path: Path, bootstrap: str, prefix: str) -> dict[str, float]:
         "rows": entry["sent"],
         "rows_per_s": entry["rows_per_s"],
         "wall_rows_per_s": entry["sent"] / wall,
+        # psutil samples (every 0.1 s) and the child's own VmHWM, in MB (10^6 bytes).
         "peak_rss_mb": max(peak[0] / 1e6, summary["peak_rss_mb"] * 1.048576),
     }
 

@@ -141,3 +141,14 @@ def test_non_utf8_line_is_quarantined_or_re_decoded_as_cp1252(tmp_path: Path) ->
     tickets = [decode(HistoricalTicket, v.encode()) for v in batch.values]
     assert [t.source_line for t in tickets] == [2, 3, 4] and not batch.dead_letters
     assert tickets[1].street_name == "CAF\u00e9 AVE"
+
+
+def test_quotes_inside_an_unquoted_field_still_give_valid_json(tmp_path: Path) -> None:
+    lines = SAMPLES[0].read_bytes().split(b"\n")
+    fields = lines[1].split(b",")
+    odd = b",".join([*fields[:24], b'12 "A" ST', *fields[25:]])
+    path = tmp_path / "odd.csv"
+    path.write_bytes(b"\n".join([lines[0], odd]))
+    layout, batch = encode_file(path)
+    ticket = decode(HistoricalTicket, batch.values[0].encode())
+    assert ticket.street_name == next(csv.reader([odd.decode()]))[24] == '12 "A" ST'

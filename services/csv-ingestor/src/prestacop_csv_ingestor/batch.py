@@ -22,6 +22,10 @@ import polars as pl
 
 from prestacop_csv_ingestor import enrich
 from prestacop_csv_ingestor.records import (
+    CARRIAGE_RETURN,
+    COMMA,
+    NEWLINE,
+    QUOTE,
     REASON_COLUMNS,
     REASON_INTEGER,
     REASON_SUMMONS,
@@ -37,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 SERVICE_NAME = "csv-ingestor"
 _CANONICAL_INTEGER = r"^-?(?:0|[1-9][0-9]{0,17})$"
+BACKSLASH = 92
+SPACE = 32
 _NEEDS_ESCAPE = r"[\"\\\x00-\x1f\x7f]"
 
 
@@ -125,7 +131,8 @@ def encode_batch(
             dead_letter(context, int(split.lines[index]), reasons[index], raw)
         )
     if frame.height:
-        _encode(context, frame, split.lines[good_indexes], emitted_at, batch)
+        escapes = bool(replaced) or may_need_escapes(buffer, split)
+        _encode(context, frame, split.lines[good_indexes], emitted_at, batch, escapes)
     return batch
 
 
@@ -241,6 +248,7 @@ def _encode(
     lines: npt.NDArray[np.int64],
     emitted_at: datetime,
     batch: EncodedBatch,
+    escapes: bool = True,
 ) -> None:
     summons = frame["summons_number"].cast(pl.Int64).to_numpy()
     counties = (
@@ -269,33 +277,60 @@ def _encode(
         pl.Series(lines).cast(pl.String),
     )
     document = frame.select(
-        pl.concat_str([head, *_field_pieces(frame), pl.lit("}")], ignore_nulls=True)
+        pl.concat_str([head, *_field_pieces(frame, escapes), pl.lit("}")], ignore_nulls=True)
     )
     batch.keys = frame["summons_number"].to_list()
     batch.values = document.to_series().to_list()
     batch.summons = summons
 
 
-def _field_pieces(frame: pl.DataFrame) -> list[pl.Expr]:
+def _field_pieces(frame: pl.DataFrame, may_need_escapes: bool) -> list[pl.Expr]:
     """``,"name":value`` per source field, null (so left out) when the value is null.
 
     Integer fields are already canonical integer text; text fields are JSON-escaped only in the
     columns that need it this batch (quotes, backslashes, control characters).
     """
     text_fields = [name for name in frame.columns if name not in INTEGER_FIELDS]
-    special = frame.select(pl.col(text_fields).str.contains(_NEEDS_ESCAPE).any()).row(0)
+    special: tuple[bool, ...] = (False,) * len(text_fields)
+    if may_need_escapes:
+        special = frame.select(pl.col(text_fields).str.contains(_NEEDS_ESCAPE).any()).row(0)
     pieces = []
     for name in frame.columns:
         column = pl.col(name)
         if name in INTEGER_FIELDS:
-            pieces.append(pl.lit(f',"{name}":') + column)
-            continue
-        if special[text_fields.index(name)]:
-            column = column.map_batches(_json_strings, return_dtype=pl.String)
+            pieces.append(pl.concat_str([pl.lit(f',"{name}":'), column]))
+        elif special[text_fields.index(name)]:
+            escaped = column.map_batches(_json_strings, return_dtype=pl.String)
+            pieces.append(pl.concat_str([pl.lit(f',"{name}":'), escaped]))
         else:
-            column = pl.lit('"') + column + pl.lit('"')
-        pieces.append(pl.lit(f',"{name}":') + column)
+            pieces.append(pl.concat_str([pl.lit(f',"{name}":"'), column, pl.lit('"')]))
     return pieces
+
+
+def may_need_escapes(buffer: bytes, split: RecordSplit) -> bool:
+    """Whether any value of these records could hold a character JSON must escape.
+
+    Looks at the raw bytes with numpy: a backslash, a control byte other than the line endings,
+    a record spanning lines, or a quote that does not open a field (after a comma or at the start
+    of a line) or close one (before a comma or the line end) — an escaped ``""`` included.
+    """
+    start, end = int(split.starts[0]), int(split.ends[-1])
+    raw = np.frombuffer(buffer, dtype=np.uint8)[start:end]
+    if bool((split.line_counts > 1).any()) or bool((raw == BACKSLASH).any()):
+        return True
+    control = raw < SPACE
+    if bool((control & (raw != NEWLINE) & (raw != CARRIAGE_RETURN)).any()):
+        return True
+    quotes = np.flatnonzero(raw == QUOTE)
+    if not quotes.size:
+        return False
+    opens, closes = quotes[0::2], quotes[1::2]
+    before = np.where(opens > 0, raw[np.maximum(opens - 1, 0)], NEWLINE)
+    after_index = closes + 1
+    after = np.where(after_index < raw.size, raw[np.minimum(after_index, raw.size - 1)], NEWLINE)
+    opener_ok = (before == COMMA) | (before == NEWLINE)
+    closer_ok = (after == COMMA) | (after == NEWLINE) | (after == CARRIAGE_RETURN)
+    return not (bool(opener_ok.all()) and bool(closer_ok.all()) and opens.size == closes.size)
 
 
 def _json_strings(values: pl.Series) -> pl.Series:

@@ -19,7 +19,7 @@ import polars as pl
 from prestacop_csv_ingestor.profile import load_profile
 from prestacop_shared.tickets import SOURCE_HEADER, TicketLayout
 
-CHUNK_ROWS: Final = 250_000
+CHUNK_ROWS: Final = 100_000
 BAD_KINDS: Final[tuple[str, ...]] = (
     "wrong column count", "not UTF-8", "unterminated quote", "line too long",
     "not an integer", "empty summons number",

@@ -12,6 +12,7 @@ import math
 import resource
 import sys
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,17 @@ class RepeatCounter:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process, in MB."""
+    """Peak resident memory of this process, in MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status`` (``ru_maxrss`` would include the parent's size at
+    fork, so a fat parent would inflate a small child's figure).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
