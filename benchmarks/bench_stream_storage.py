@@ -129,9 +129,11 @@ def main() -> None:
         service: subprocess.Popen[bytes] | None = None
         try:
             topic = topics.NYPD_TICKETS
-            AdminClient({"bootstrap.servers": bootstrap}).create_topics(
+            admin = AdminClient({"bootstrap.servers": bootstrap})
+            created = admin.create_topics(
                 [NewTopic(topic, num_partitions=args.partitions, replication_factor=1)]
-            )[topic].result(timeout=30)
+            )
+            created[topic].result(timeout=30)
             data_dir = work / "data"
             log = work / "stream-storage.log"
             env = dict(os.environ)
