@@ -61,6 +61,11 @@ kafka-down: venv ## Stop the local Kafka broker started by kafka-up
 demo: setup ## Run the whole system as local processes (no Docker), then print a summary
 	$(DEVKIT) demo
 
+.PHONY: dashboard
+dashboard: venv ## Serve the dashboard over the last demo run's data (http://127.0.0.1:8090/)
+	@test -d demo-run/data || { echo "No demo data yet: run make demo first"; exit 1; }
+	ANALYTICS_DATA_DIR=demo-run/data $(VENV)/bin/prestacop-analytics serve
+
 .PHONY: bench
 bench: setup ## Print the benchmark figures (ingestor, storage, analytics, drone, mailer)
 	$(PY) benchmarks/run_all.py

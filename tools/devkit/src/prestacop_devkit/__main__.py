@@ -166,6 +166,28 @@ def consumer_perf(
     )
 
 
+@app.command("demo")
+def demo(
+    duration_s: Annotated[
+        float, typer.Option(help="How long the services run before the final report.")
+    ] = 120.0,
+    drones: Annotated[int, typer.Option(help="Drones in the simulated fleet.")] = 20,
+    rows: Annotated[int, typer.Option(help="Rows of the generated FY2017 file.")] = 200_000,
+    csv: Annotated[
+        list[Path] | None,
+        typer.Option(help="Ingest these CSV files instead of a generated one (repeatable)."),
+    ] = None,
+    workdir: Annotated[Path, typer.Option(help="Where everything is written.")] = Path("demo-run"),
+) -> None:
+    """Run the whole system as local processes for a while, then print a summary."""
+    from prestacop_devkit.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        workdir=workdir, duration_s=duration_s, drones=drones, rows=rows, csv_files=tuple(csv or ())
+    )
+    raise SystemExit(run_demo(options))
+
+
 def main() -> None:
     """Run the CLI; a :class:`DevkitError` ends it with its message and exit code 1."""
     try:

@@ -1,0 +1,380 @@
+"""``make demo``: the whole system as local processes, on a machine without Docker.
+
+A real KRaft broker from the jars, a real SMTP server (aiosmtpd writing a Maildir), a drone fleet,
+the alert-mailer with its operator API, the csv-ingestor watching an inbox that holds a
+generated FY2017 file and the real 10,212-row sample, stream-storage, and analytics with its
+dashboard — all run under honcho for a bounded time. Then stream-storage catches up once
+(``--available-now``), analytics writes a report, and a summary says what happened and where
+to look. Ctrl-C stops everything cleanly at any moment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import honcho.manager
+import httpx
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from prestacop_devkit.broker import LocalKafka, free_port
+from prestacop_devkit.jars import ensure_spark_kafka_jars, repo_root
+
+log = logging.getLogger(__name__)
+
+DRONE_TOPICS = ("drone.status", "drone.violations", "drone.alerts")
+COMPACTED_TOPICS = ("nypd.ingest-progress", "alert-mailer.sent")
+OTHER_TOPICS = ("drone.alert-resolutions", "drone.alerts.dlq", "nypd.tickets", "nypd.tickets.dlq")
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What the demo runs and for how long."""
+
+    workdir: Path
+    duration_s: float = 120.0
+    drones: int = 20
+    rows: int = 200_000
+    csv_files: tuple[Path, ...] = ()
+    alert_probability: float = 0.2
+
+
+@dataclass
+class DemoPorts:
+    """Every port the demo listens on (all on 127.0.0.1, all free when chosen)."""
+
+    kafka: int = field(default_factory=free_port)
+    controller: int = field(default_factory=free_port)
+    smtp: int = field(default_factory=free_port)
+    mailer_api: int = field(default_factory=free_port)
+    dashboard: int = field(default_factory=free_port)
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def _create_topics(bootstrap: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    new = [NewTopic(t, num_partitions=4, replication_factor=1) for t in DRONE_TOPICS + OTHER_TOPICS]
+    new += [
+        NewTopic(t, num_partitions=1, replication_factor=1, config={"cleanup.policy": "compact"})
+        for t in COMPACTED_TOPICS
+    ]
+    for future in admin.create_topics(new).values():
+        future.result(timeout=30)
+
+
+MALFORMED_SAMPLES = (
+    b"this is not JSON",
+    b'{"schema_version": 1, "drone_id": "nypd-demo-0000"}',
+    b'{"schema_version": 1, "drone_id": "x", "latitude": 123.0, "longitude": -73.9}',
+)
+"""Broken messages the demo puts on ``drone.status`` so the quarantine has something to show."""
+
+
+def _inject_malformed(bootstrap: str) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for value in MALFORMED_SAMPLES:
+        producer.produce("drone.status", key=b"demo-malformed", value=value)
+    producer.flush(30)
+
+
+def _prepare_inbox(options: DemoOptions, inbox: Path) -> list[Path]:
+    inbox.mkdir(parents=True, exist_ok=True)
+    files = []
+    for source in options.csv_files:
+        target = inbox / source.name
+        shutil.copyfile(source, target)
+        files.append(target)
+    if not options.csv_files:
+        generated = inbox.parent / "generated" / "fy2017_demo.csv"
+        generated.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(  # noqa: S603 - our own console script
+            [
+                _bin("prestacop-csv-ingestor"),
+                "generate",
+                "--rows",
+                str(options.rows),
+                "--year",
+                "2017",
+                "--seed",
+                "7",
+                "--bad-lines",
+                "3",
+                "--out",
+                str(generated),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        shutil.move(generated, inbox / generated.name)
+        files.append(inbox / generated.name)
+        sample = repo_root() / "tests" / "data" / "nyc" / "fy2017_head_10212_rows.csv"
+        if sample.is_file():
+            shutil.copyfile(sample, inbox / sample.name)
+            files.append(inbox / sample.name)
+    return files
+
+
+def _environment(options: DemoOptions, ports: DemoPorts, token: str) -> dict[str, str]:
+    workdir = options.workdir.resolve()
+    jars_dir = ensure_spark_kafka_jars()[0].parent
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(
+            ("KAFKA_", "MAILER_", "DRONE_", "INGESTOR_", "STORAGE_", "ANALYTICS_")
+        )
+    }
+    env.update(
+        {
+            "PYTHONUNBUFFERED": "1",
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{ports.kafka}",
+            "SPARK_KAFKA_JARS_DIR": str(jars_dir),
+            "SPARK_MASTER_URL": "local[2]",
+            "PYSPARK_PYTHON": sys.executable,
+            "MAILER_SMTP_HOST": "127.0.0.1",
+            "MAILER_SMTP_PORT": str(ports.smtp),
+            "MAILER_MAIL_TO": "dispatch@prestacop.example",
+            "MAILER_OPERATOR_TOKEN": token,
+            "MAILER_HTTP_PORT": str(ports.mailer_api),
+            "MAILER_PUBLIC_URL": f"http://127.0.0.1:{ports.mailer_api}",
+            "MAILER_STATE_DIR": str(workdir / "alert-mailer"),
+            "INGESTOR_INBOX": str(workdir / "inbox"),
+            "STORAGE_DATA_DIR": str(workdir / "data"),
+            "STORAGE_TRIGGER_INTERVAL_S": "10",
+            "ANALYTICS_DATA_DIR": str(workdir / "data"),
+            "ANALYTICS_API_TOKEN": token,
+            "ANALYTICS_HTTP_PORT": str(ports.dashboard),
+        }
+    )
+    return env
+
+
+def _processes(options: DemoOptions, ports: DemoPorts) -> dict[str, list[str]]:
+    mail_dir = options.workdir.resolve() / "mail"
+    return {
+        "smtp": [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{ports.smtp}",
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            str(mail_dir),
+        ],
+        "drones": [
+            _bin("prestacop-drone"),
+            "--drones",
+            str(options.drones),
+            "--interval-s",
+            "1",
+            "--violation-probability",
+            "0.2",
+            "--alert-probability",
+            str(options.alert_probability),
+            "--host",
+            "demo",
+        ],
+        "alert-mailer": [_bin("prestacop-alert-mailer")],
+        "csv-ingestor": [_bin("prestacop-csv-ingestor"), "watch"],
+        "stream-storage": [_bin("prestacop-stream-storage")],
+        "analytics": [_bin("prestacop-analytics"), "serve"],
+    }
+
+
+class FleetStopped(Exception):
+    """The fleet did not run its full time: a service died, or the user pressed Ctrl-C."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _resolve_some_alerts(ports: DemoPorts, token: str, count: int = 3) -> int:
+    """Play the operator: resolve a few open alerts through the API; return how many."""
+    base = f"http://127.0.0.1:{ports.mailer_api}"
+    headers = {"Authorization": f"Bearer {token}"}
+    resolved = 0
+    try:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            open_alerts = client.get("/alerts", params={"status": "open"}).json()
+            items = (
+                open_alerts.get("alerts", open_alerts)
+                if isinstance(open_alerts, dict)
+                else open_alerts
+            )
+            for alert in items[:count]:
+                answer = client.post(
+                    f"/alerts/{alert['alert_id']}/resolve",
+                    json={"violation_code": 21, "operator": "demo-operator", "plate_id": "DEMO123"},
+                    headers=headers,
+                )
+                resolved += answer.status_code == 201
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+        log.warning(
+            "could not resolve alerts through the operator API", extra={"error": str(error)}
+        )
+    return resolved
+
+
+def _run_fleet(options: DemoOptions, ports: DemoPorts, env: dict[str, str], token: str) -> int:
+    """Run every service under honcho for ``duration_s``; return how many alerts were resolved.
+
+    Raises:
+        FleetStopped: a service exited on its own (exit 1) or the user pressed Ctrl-C (130).
+    """
+    honcho.manager.KILL_WAIT = 60  # Spark finishes its batch before it exits on SIGTERM
+    manager = honcho.manager.Manager()
+    for name, command in _processes(options, ports).items():
+        manager.add_process(name, shlex.join(command), env=env)
+    stop = threading.Event()
+    outcome: dict[str, int] = {}
+
+    def stop_after_duration() -> None:
+        if stop.wait(options.duration_s):
+            return
+        outcome["resolved"] = _resolve_some_alerts(ports, token)
+        manager._system_print(
+            f"demo: {options.duration_s:.0f} s are up ({outcome['resolved']} alerts resolved "
+            "through the operator API), stopping\n"
+        )
+        outcome["timer"] = 1
+        manager.terminate()
+
+    timer = threading.Thread(target=stop_after_duration, daemon=True)
+    timer.start()
+    manager._system_print(
+        f"demo: dashboard http://127.0.0.1:{ports.dashboard}/ (once a report exists), "
+        f"operator API http://127.0.0.1:{ports.mailer_api}/docs\n"
+    )
+    try:
+        manager.loop()
+    finally:
+        stop.set()
+    if "timer" in outcome:
+        return outcome["resolved"]
+    if manager.returncode in (130, 143):
+        raise FleetStopped("demo: interrupted, everything stopped", 130)
+    failed = [
+        name
+        for name, process in manager._processes.items()
+        if process.get("returncode") not in (None, 0, -15, 143)
+    ]
+    raise FleetStopped(f"demo: {', '.join(failed) or 'a service'} stopped on its own; see above", 1)
+
+
+def _run_step(command: list[str], env: dict[str, str]) -> str:
+    result = subprocess.run(  # noqa: S603 - our own console scripts
+        command, env=env, check=True, stdout=subprocess.PIPE, text=True
+    )
+    return result.stdout
+
+
+def _messages_in(bootstrap: str, topics: tuple[str, ...]) -> dict[str, int]:
+    """Messages per (non-transactional) topic: the sum of its partitions' high watermarks."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "prestacop-demo-summary"})
+    counts = {}
+    try:
+        metadata = consumer.list_topics(timeout=10)
+        for topic in topics:
+            partitions = metadata.topics[topic].partitions if topic in metadata.topics else {}
+            counts[topic] = sum(
+                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in partitions
+            )
+    finally:
+        consumer.close()
+    return counts
+
+
+def _summary(options: DemoOptions, bootstrap: str, report_dir: Path, resolved: int) -> str:
+    workdir = options.workdir.resolve()
+    sent = _messages_in(bootstrap, (*DRONE_TOPICS, "nypd.tickets.dlq"))
+    sent["drone.status"] -= len(MALFORMED_SAMPLES)
+    mails = len(list((workdir / "mail" / "new").glob("*"))) + len(
+        list((workdir / "mail" / "cur").glob("*"))
+    )
+    manifest = json.loads((report_dir / "manifest.json").read_text(encoding="utf-8"))
+    inputs = manifest.get("inputs", {})
+    top_codes = json.loads((report_dir / "top_violation_codes.json").read_text(encoding="utf-8"))
+    rows = top_codes["rows"] if isinstance(top_codes, dict) else top_codes
+    lines = [
+        "",
+        "Prestacop demo — summary",
+        f"  drone messages sent      status {sent['drone.status']}, violations "
+        f"{sent['drone.violations']}, alerts {sent['drone.alerts']}",
+        f"  emails delivered         {mails} (one per alert; Maildir {workdir / 'mail'})",
+        f"  alerts resolved          {resolved} by the demo's operator, through the operator API",
+        f"  bad CSV lines            {sent['nypd.tickets.dlq']} quarantined in nypd.tickets.dlq; "
+        f"{len(MALFORMED_SAMPLES)} malformed drone messages injected for the quarantine dataset",
+        "  rows stored per dataset  "
+        + ", ".join(f"{name} {_rows(value)}" for name, value in sorted(inputs.items())),
+        "  top violation codes      "
+        + ", ".join(
+            f"{row['violation_code']} ({row.get('definition') or '?'}): {row['tickets']}"
+            for row in rows[:5]
+        ),
+        "",
+        f"  report                   {report_dir}",
+        f"  CSV datasets             {workdir / 'data'}",
+        "  dashboard                `make dashboard`, then http://127.0.0.1:8090/",
+        f"  mail                     {workdir / 'mail' / 'new'} (one .eml-style file per email)",
+    ]
+    return "\n".join(lines)
+
+
+def _rows(value: object) -> object:
+    if isinstance(value, dict):
+        return value.get("rows", value)
+    return value
+
+
+def run_demo(options: DemoOptions) -> int:
+    """Run the demo end to end; return the process exit code."""
+    workdir = options.workdir.resolve()
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    ports = DemoPorts()
+    token = secrets.token_urlsafe(24)
+    broker = LocalKafka(workdir / "kafka", port=ports.kafka, controller_port=ports.controller)
+    print(f"demo: starting Kafka at 127.0.0.1:{ports.kafka} …", flush=True)  # noqa: T201
+    broker.start(timeout_s=120)
+    try:
+        _create_topics(broker.bootstrap_servers)
+        env = _environment(options, ports, token)
+        files = _prepare_inbox(options, workdir / "inbox")
+        print(f"demo: inbox holds {', '.join(f.name for f in files)}", flush=True)  # noqa: T201
+        _inject_malformed(broker.bootstrap_servers)
+        try:
+            resolved = _run_fleet(options, ports, env, token)
+        except FleetStopped as stopped:
+            print(stopped, flush=True)  # noqa: T201
+            return stopped.exit_code
+        print("demo: storing what is left in Kafka, then the report …", flush=True)  # noqa: T201
+        _run_step([_bin("prestacop-stream-storage"), "--available-now"], env)
+        output = _run_step([_bin("prestacop-analytics"), "run"], env)
+        report_dir = Path(output.strip().splitlines()[-1])
+        summary = _summary(options, broker.bootstrap_servers, report_dir, resolved)
+        print(summary, flush=True)  # noqa: T201
+        (workdir / "summary.txt").write_text(summary + "\n", encoding="utf-8")
+        return 0
+    except KeyboardInterrupt:
+        print("demo: interrupted, everything stopped", flush=True)  # noqa: T201
+        return 130
+    finally:
+        broker.stop()
