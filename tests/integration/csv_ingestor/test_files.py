@@ -56,7 +56,8 @@ def test_watch_mode_moves_finished_and_refused_files(
     inbox.mkdir()
     process = subprocess.Popen(  # noqa: S603
         [*INGESTOR, "watch", "--inbox", str(inbox)],
-        env=ingestor_env(kafka_settings, poll_interval_s=0.2),
+        # INFO: the per-file summary line must be logged (it once crashed the service).
+        env=ingestor_env(kafka_settings, poll_interval_s=0.2, log_level="INFO"),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

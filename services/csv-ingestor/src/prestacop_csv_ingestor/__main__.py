@@ -189,7 +189,8 @@ def watch(
     )
 
     def log_summary(summary: FileSummary) -> None:
-        logger.info("file summary", extra=summary.to_dict())
+        # Nested: a flat ``extra`` would clash with LogRecord's own ``message`` attribute.
+        logger.info("file summary", extra={"summary": summary.to_dict()})
 
     watch_inbox(settings.inbox, ingestor, settings.poll_interval_s, log_summary)
 
