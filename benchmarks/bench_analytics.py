@@ -29,7 +29,7 @@ from pyspark.sql import Column, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from prestacop_analytics.config import AnalyticsSettings  # noqa: E402
-from prestacop_analytics.report import run_report  # noqa: E402
+from prestacop_analytics.report import SPARK_CONFIG, run_report  # noqa: E402
 from prestacop_shared.spark import (  # noqa: E402
     CSV_OPTIONS,
     PARTITION_COLUMN,
@@ -164,7 +164,7 @@ def main() -> None:
         driver_memory=os.environ.get("SPARK_DRIVER_MEMORY", "6g"),
         shuffle_partitions=int(os.environ.get("SPARK_SHUFFLE_PARTITIONS", "4")),
     )
-    spark = build_spark_session("bench-analytics", settings)
+    spark = build_spark_session("bench-analytics", settings, extra_config=SPARK_CONFIG)
     results = []
     with tempfile.TemporaryDirectory() as reports:
         for index, rows in enumerate(sizes):

@@ -19,10 +19,10 @@ import duckdb
 from pydantic import BaseModel
 from pyspark.sql.types import DataType, StructType
 
-from prestacop_analytics.inputs import MANHATTAN_96TH_AND_BELOW_PRECINCTS, QUARANTINE_SCHEMA
+from prestacop_analytics.inputs import MANHATTAN_96TH_AND_BELOW_PRECINCTS
 from prestacop_shared.events import Alert, AlertResolution, DroneStatus, Violation
 from prestacop_shared.fleet import COUNTY_TO_BOROUGH
-from prestacop_shared.spark import PARTITION_COLUMN, stored_schema
+from prestacop_shared.spark import PARTITION_COLUMN, QUARANTINE_SCHEMA, stored_schema
 from prestacop_shared.tickets import HistoricalTicket
 from prestacop_shared.violation_codes import load_violation_codes
 

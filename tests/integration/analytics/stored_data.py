@@ -21,7 +21,6 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from prestacop_analytics.inputs import QUARANTINE_SCHEMA
 from prestacop_shared.events import (
     Alert,
     AlertReason,
@@ -35,6 +34,7 @@ from prestacop_shared.fleet import ARCHIVE_HOST, NYC_BOUNDS, drone_id
 from prestacop_shared.spark import (
     CSV_OPTIONS,
     PARTITION_COLUMN,
+    QUARANTINE_SCHEMA,
     STORAGE_METADATA_FIELDS,
     spark_schema,
 )

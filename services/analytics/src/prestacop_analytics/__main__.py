@@ -18,6 +18,7 @@ import uvicorn
 from prestacop_analytics.api import create_app
 from prestacop_analytics.config import AnalyticsSettings
 from prestacop_analytics.exceptions import AnalyticsError
+from prestacop_analytics.report import SPARK_CONFIG
 from prestacop_analytics.runner import ReportRunner
 from prestacop_shared.config import load_settings
 from prestacop_shared.exceptions import PrestacopError
@@ -33,7 +34,10 @@ APP_NAME = "prestacop-analytics"
 
 def _runner(settings: AnalyticsSettings) -> ReportRunner:
     spark_settings = load_settings(SparkSettings)
-    return ReportRunner(settings, lambda: build_spark_session(APP_NAME, spark_settings))
+    return ReportRunner(
+        settings,
+        lambda: build_spark_session(APP_NAME, spark_settings, extra_config=SPARK_CONFIG),
+    )
 
 
 @cli.command()

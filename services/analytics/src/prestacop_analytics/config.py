@@ -46,6 +46,9 @@ class AnalyticsSettings(BaseSettings):
     POSITION_CELL_DEG: float = Field(
         default=0.005, gt=0.0, le=1.0, description="Grid cell of the violations map, degrees"
     )
+    PARALLEL_TABLES: int = Field(
+        default=4, ge=1, le=32, description="How many report tables Spark computes at once"
+    )
     LOG_LEVEL: str = "INFO"
 
     @model_validator(mode="after")

@@ -25,7 +25,6 @@ Parsing rules (documented because the report's numbers depend on them):
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,21 +32,18 @@ from pathlib import Path
 from pydantic import BaseModel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    DateType,
-    IntegerType,
-    LongType,
-    StringType,
-    StructField,
-    StructType,
-    TimestampType,
-)
 
 from prestacop_analytics.config import AnalyticsSettings
 from prestacop_analytics.exceptions import DatasetError
 from prestacop_shared.events import Alert, AlertResolution, DroneStatus, Violation
+from prestacop_shared.exceptions import PrestacopError
 from prestacop_shared.fleet import COUNTY_TO_BOROUGH
-from prestacop_shared.spark import CSV_OPTIONS, PARTITION_COLUMN, stored_schema
+from prestacop_shared.spark import (
+    QUARANTINE_SCHEMA,
+    read_dataset,
+    read_quarantine,
+    stored_schema,
+)
 from prestacop_shared.tickets import HistoricalTicket
 
 log = logging.getLogger(__name__)
@@ -57,20 +53,6 @@ MANHATTAN_96TH_AND_BELOW_PRECINCTS: tuple[int, ...] = (*range(1, 21), 22)
 
 FINE_ZONE_MANHATTAN = "manhattan_96th_and_below"
 FINE_ZONE_ELSEWHERE = "elsewhere"
-
-QUARANTINE_SCHEMA = StructType(
-    [
-        StructField("kafka_topic", StringType(), True),
-        StructField("kafka_partition", IntegerType(), True),
-        StructField("kafka_offset", LongType(), True),
-        StructField("kafka_timestamp", TimestampType(), True),
-        StructField("raw_value", StringType(), True),
-        StructField("reason", StringType(), True),
-        StructField(PARTITION_COLUMN, DateType(), True),
-    ]
-)
-"""Columns of stream-storage's quarantine sinks, in file order (its ``QUARANTINE_SCHEMA``)."""
-
 
 TICKET_COLUMNS = (
     "summons_number",
@@ -102,50 +84,30 @@ class ReportInputs:
     quarantine: DataFrame
 
     def unpersist(self) -> None:
-        """Release the cached tickets."""
-        self.tickets.unpersist()
+        """Release the cached DataFrames."""
+        for frame in (self.tickets, self.statuses, self.violations, self.alerts, self.resolutions):
+            frame.unpersist()
 
 
 def _is_empty_folder(root: Path) -> bool:
     return not root.exists() or (root.is_dir() and not any(root.iterdir()))
 
 
-def read_sink(spark: SparkSession, root: Path, schema: StructType) -> DataFrame:
-    """Read one file-sink output folder through its ``_spark_metadata`` log.
-
-    Same contract as :func:`prestacop_shared.spark.read_dataset` (the log is required, part files
-    are never globbed), with one difference: the schema handed to the CSV reader leaves out the
-    ``event_date`` partition column, which lives in the folder names, not in the files. Handing
-    Spark the full stored schema makes it expect one column more than each line holds (every
-    row is then malformed under ``FAILFAST``); Spark adds the partition column back from the
-    paths, typed as a date.
-
-    Raises:
-        DatasetError: ``root`` has no sink log.
-    """
-    if not (root / "_spark_metadata").is_dir():
-        raise DatasetError(
-            f"{root} has no _spark_metadata log: not a stream-storage output folder "
-            "(refusing to glob part files)"
-        )
-    data_schema = StructType([f for f in schema.fields if f.name != PARTITION_COLUMN])
-    frame = spark.read.format("csv").options(**CSV_OPTIONS).schema(data_schema).load(str(root))
-    if PARTITION_COLUMN not in frame.columns:
-        frame = frame.withColumn(PARTITION_COLUMN, F.lit(None).cast(DateType()))
-    return frame.select(*[F.col(f.name).cast(f.dataType) for f in schema.fields])
-
-
 def load_dataset(spark: SparkSession, root: Path, model: type[BaseModel]) -> DataFrame:
-    """Read one stored dataset of ``model``; a folder not written yet gives an empty table.
+    """Read one stored dataset of ``model`` through its sink log (``read_dataset``).
+
+    A folder not written yet gives an empty table.
 
     Raises:
         DatasetError: the folder holds files but no sink log (refusing to glob part files).
     """
-    schema = stored_schema(model)
     if _is_empty_folder(root):
         log.info("dataset not stored yet: empty table", extra={"path": str(root)})
-        return spark.createDataFrame([], schema)
-    return read_sink(spark, root, schema)
+        return spark.createDataFrame([], stored_schema(model))
+    try:
+        return read_dataset(spark, root, model)
+    except PrestacopError as error:
+        raise DatasetError(str(error)) from error
 
 
 def load_quarantine(spark: SparkSession, root: Path) -> DataFrame:
@@ -158,13 +120,10 @@ def load_quarantine(spark: SparkSession, root: Path) -> DataFrame:
     """
     if _is_empty_folder(root):
         return spark.createDataFrame([], QUARANTINE_SCHEMA)
-    if (root / "_spark_metadata").is_dir():
-        return read_sink(spark, root, QUARANTINE_SCHEMA)
-    sinks = sorted(p for p in root.iterdir() if (p / "_spark_metadata").is_dir())
-    if not sinks:
-        raise DatasetError(f"{root} holds no quarantine sink (no _spark_metadata log)")
-    frames = [read_sink(spark, sink, QUARANTINE_SCHEMA) for sink in sinks]
-    return functools.reduce(DataFrame.unionByName, frames)
+    try:
+        return read_quarantine(spark, root)
+    except PrestacopError as error:
+        raise DatasetError(str(error)) from error
 
 
 def _borough(county: Column) -> Column:
@@ -238,16 +197,22 @@ def project_tickets(tickets: DataFrame) -> DataFrame:
 def load_inputs(spark: SparkSession, settings: AnalyticsSettings) -> ReportInputs:
     """Read every stored dataset; project and cache the tickets (materialised by the caller).
 
+    The drone datasets are cached too: the fleet table reads each of them several times.
+
     Raises:
         DatasetError: a dataset folder is not a stream-storage output folder.
     """
     drone_dir = settings.drone_dir
-    tickets = project_tickets(load_dataset(spark, settings.tickets_dir, HistoricalTicket)).cache()
+    # A sink holds many small files (one per task and date); caching them as a few partitions
+    # makes every later aggregate a handful of tasks instead of one per file.
+    partitions = max(2, spark.sparkContext.defaultParallelism)
+    stored = load_dataset(spark, settings.tickets_dir, HistoricalTicket)
+    tickets = project_tickets(stored).coalesce(partitions).cache()
     return ReportInputs(
         tickets=tickets,
-        statuses=load_dataset(spark, drone_dir / "status", DroneStatus),
-        violations=load_dataset(spark, drone_dir / "violations", Violation),
-        alerts=load_dataset(spark, drone_dir / "alerts", Alert),
-        resolutions=load_dataset(spark, drone_dir / "alert_resolutions", AlertResolution),
+        statuses=load_dataset(spark, drone_dir / "status", DroneStatus).cache(),
+        violations=load_dataset(spark, drone_dir / "violations", Violation).cache(),
+        alerts=load_dataset(spark, drone_dir / "alerts", Alert).cache(),
+        resolutions=load_dataset(spark, drone_dir / "alert_resolutions", AlertResolution).cache(),
         quarantine=load_quarantine(spark, settings.quarantine_dir),
     )
