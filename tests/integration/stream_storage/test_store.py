@@ -7,7 +7,7 @@ every topic gets K valid events and the status and tickets topics also get broke
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,14 +85,25 @@ class StoreRun:
     data_dir: Path
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def module_kafka(kafka_bootstrap: str) -> KafkaSettings:
+    """Kafka settings in a topic namespace shared by this module's tests (one store run)."""
+    return KafkaSettings(
+        bootstrap_servers=kafka_bootstrap,
+        topic_prefix=f"t-stream-storage-{uuid.uuid4().hex[:8]}.",
+        client_id="prestacop-tests",
+    )
+
+
+@pytest.fixture(scope="module")
 def store_run(
     spark: SparkSession,
-    kafka_settings: KafkaSettings,
-    tmp_path: Path,
+    module_kafka: KafkaSettings,
+    tmp_path_factory: pytest.TempPathFactory,
     nyc_data: Path,
 ) -> StoreRun:
     """K valid events per dataset plus broken messages, produced then stored (available-now)."""
+    kafka_settings = module_kafka
     sent: dict[str, list[Event]] = {
         "status": list(samples.drone_statuses(K)),
         "violations": list(samples.violations(K)),
@@ -114,7 +125,7 @@ def store_run(
             (b"bad", b.value) for b in broken.get(name, [])
         ]
         produce(kafka_settings, names[name], records[:half] + bad + records[half:])  # type: ignore[arg-type]
-    data_dir = tmp_path / "data"
+    data_dir = tmp_path_factory.mktemp("stream-storage") / "data"
     settings = Settings(data_dir=data_dir, max_offsets_per_trigger=25)
     run(spark, settings, kafka_settings, available_now=True)
     return StoreRun(sent=sent, broken=broken, topic_names=names, data_dir=data_dir)
@@ -151,7 +162,7 @@ def _issue_date(ticket: Any) -> Any:
 
 
 def test_broken_messages_are_quarantined_with_their_offsets_and_why(
-    spark: SparkSession, store_run: StoreRun, kafka_settings: KafkaSettings
+    spark: SparkSession, store_run: StoreRun
 ) -> None:
     quarantined = [
         row.asDict() for row in read_quarantine(spark, store_run.data_dir / "quarantine").collect()
@@ -179,14 +190,11 @@ def test_broken_messages_are_quarantined_with_their_offsets_and_why(
 
 
 def test_a_new_checkpoint_over_an_old_output_is_refused(
-    spark: SparkSession, store_run: StoreRun, kafka_settings: KafkaSettings, tmp_path: Path
+    spark: SparkSession, store_run: StoreRun, module_kafka: KafkaSettings, tmp_path: Path
 ) -> None:
     from prestacop_stream_storage.exceptions import CheckpointMismatchError
 
     settings = Settings(data_dir=store_run.data_dir, checkpoint_dir=tmp_path / "fresh-checkpoints")
     with pytest.raises(CheckpointMismatchError, match="already holds stored batches"):
-        run(spark, settings, kafka_settings, available_now=True)
+        run(spark, settings, module_kafka, available_now=True)
     assert not spark.streams.active
-
-
-KafkaFactory = Callable[..., KafkaSettings]
