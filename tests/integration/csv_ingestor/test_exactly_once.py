@@ -32,9 +32,11 @@ def test_killed_four_times_every_line_lands_exactly_once(
     path = tmp_path / "fy2017_synthetic.csv"
     generate_file(path, ROWS, year=2017, seed=11)
     # Small blocks and frequent commits: many transactions, so kills land between and inside them.
+    # The rate limit keeps the killed runs from finishing the file however fast the machine is
+    # (4 runs x at most ~2.1 s x 20k rows/s < ROWS); the last run goes at full speed.
     env = ingestor_env(
         kafka_settings, block_bytes=256 * 1024, commit_interval_s=0.3, log_every_s=0.1,
-        log_level="INFO",
+        log_level="INFO", max_rows_per_s=20_000,
     )  # fmt: skip
     chooser = random.Random()
     seed = chooser.randrange(1_000_000)

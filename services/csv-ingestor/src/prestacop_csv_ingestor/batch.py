@@ -68,6 +68,8 @@ class EncodedBatch:
     dead_letters: list[tuple[str, bytes, str]] = field(default_factory=list)
     """(key, encoded DeadLetter, reason kind)"""
     lines: int = 0
+    repeated: int = 0
+    """Summons numbers of this batch seen before in the run (filled in by the block reader)."""
 
 
 def dead_letter(

@@ -16,18 +16,17 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 from confluent_kafka import KafkaException, Producer
 
-from prestacop_csv_ingestor.batch import EncodedBatch, FileContext, dead_letter, encode_batch
+from prestacop_csv_ingestor.batch import EncodedBatch, FileContext
+from prestacop_csv_ingestor.blocks import BlockReader, ReadAhead
 from prestacop_csv_ingestor.config import Settings
 from prestacop_csv_ingestor.enrich import archive_fleet
 from prestacop_csv_ingestor.exceptions import DeliveryError
 from prestacop_csv_ingestor.fingerprint import file_fingerprint
 from prestacop_csv_ingestor.progress import FileProgress, ensure_topics, load_progress
 from prestacop_csv_ingestor.reader import open_tickets_file
-from prestacop_csv_ingestor.records import REASON_TOO_LONG, split_records
 from prestacop_csv_ingestor.summary import FileSummary, RepeatCounter
 from prestacop_shared import topics
 from prestacop_shared.events import utc_now
@@ -38,8 +37,6 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[FileSummary, int, int], None]
 """Called after each block with the running summary, the file offset and the file size."""
-
-_SKIP_CHUNK = 1024 * 1024
 
 
 class FileIngestor:
@@ -171,76 +168,27 @@ class _FileRun:
         self.run_bytes = 0
 
     def execute(self) -> None:
-        offset = self.progress.byte_offset
-        line = self.progress.next_line
-        block = self.settings.block_bytes
-        with self.path.open("rb") as handle:
-            handle.seek(offset)
-            pending = b""
-            eof = False
-            while not eof and not self.owner.stop.is_set():
-                chunk = handle.read(block)
-                eof = len(chunk) < block
-                buffer = pending + chunk if pending else chunk
-                begin = 0
-                while begin < len(buffer):
-                    split = split_records(
-                        buffer, begin, line, eof=eof,
-                        expected_columns=self.context.layout.column_count,
-                        max_record_bytes=self.settings.max_record_bytes,
-                        max_record_lines=self.settings.max_record_lines,
-                    )  # fmt: skip
-                    if split.oversized:
-                        skipped, rest, eof = self._skip_long_line(handle, buffer[begin:], line)
-                        offset += begin + skipped
-                        self.run_bytes += begin + skipped
-                        line += 1
-                        buffer, begin = rest, 0
-                        continue
-                    if not len(split):
-                        break
-                    batch = encode_batch(self.context, buffer, split, utc_now())
-                    self._send(batch)
-                    begin, line = split.consumed, split.next_line
-                    self.run_lines += batch.lines
-                pending = buffer[begin:]
-                offset += begin
-                self.run_bytes += begin
-                self._checkpoint(offset, line, done=eof and not pending)
+        reader = BlockReader(
+            self.path, self.context, self.settings, self.repeats,
+            offset=self.progress.byte_offset, line=self.progress.next_line,
+        )  # fmt: skip
+        offset, line, eof = self.progress.byte_offset, self.progress.next_line, False
+        with ReadAhead(reader.items()) as ahead:
+            for item in ahead:
+                if isinstance(item, EncodedBatch):
+                    self._send(item)
+                    self.run_lines += item.lines
+                    continue
+                self.run_bytes += item.offset - offset
+                offset, line, eof = item.offset, item.line, item.eof
+                self._checkpoint(offset, line, done=item.done)
                 self._throttle()
+                if self.owner.stop.is_set():
+                    break
         if self.in_transaction:
             self._commit(offset, line, done=False)
         self.summary.status = "ingested" if eof else "interrupted"
         self._fill_summary()
-
-    def _skip_long_line(self, handle: BinaryIO, head: bytes, line: int) -> tuple[int, bytes, bool]:
-        """Quarantine a line longer than the limit without holding it in memory.
-
-        Returns the bytes skipped (newline included), what follows the line, and end of file.
-        """
-        keep = head[: self.settings.dlq_raw_keep_chars]
-        length = len(head)
-        tail = head
-        eof = False
-        while True:
-            newline = tail.find(b"\n")
-            if newline >= 0:
-                length -= len(tail) - newline
-                rest = tail[newline + 1 :]
-                break
-            tail = handle.read(_SKIP_CHUNK)
-            if not tail:
-                rest, eof = b"", True
-                break
-            length += len(tail)
-        reason = f"{REASON_TOO_LONG}: {length} bytes (limit {self.settings.max_record_bytes})"
-        batch = EncodedBatch(lines=1)
-        batch.dead_letters.append(
-            dead_letter(self.context, line, reason, keep.rstrip(b"\r"), raw_length=length)
-        )
-        self._send(batch)
-        self.run_lines += 1
-        return length + (0 if eof else 1), rest, eof
 
     def _send(self, batch: EncodedBatch) -> None:
         if not self.in_transaction:
@@ -260,7 +208,7 @@ class _FileRun:
             self.quarantined[kind] += 1
         producer.poll(0)
         self.summary.sent += len(batch.values)
-        self.summary.repeated_summons += self.repeats.add(batch.summons)
+        self.summary.repeated_summons += batch.repeated
 
     def _produce_when_room(self, topic: str, value: str | bytes, key: str) -> None:
         while True:

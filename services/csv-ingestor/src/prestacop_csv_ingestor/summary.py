@@ -38,19 +38,21 @@ class RepeatCounter:
         unique = np.unique(values)
         repeated_inside = int(values.size - unique.size)
         size = np.uint64(self._bits)
-        positions = [(mix(unique, 100 + k) % size).astype(np.int64) for k in range(self._hashes)]
-        seen = np.ones(unique.size, dtype=bool)
-        for position in positions:
-            bit = (self._filter[position >> 3] >> (position & 7).astype(np.uint8)) & 1
-            seen &= bit == 1
-        # Set the bits: OR together the bits that fall in the same byte, then one fancy update
-        # (np.bitwise_or.at is an order of magnitude slower).
-        every = np.concatenate(positions)
+        every = np.concatenate(
+            [(mix(unique, 100 + k) % size).astype(np.int64) for k in range(self._hashes)]
+        )
         byte = every >> 3
-        order = np.argsort(byte, kind="stable")
-        byte, bit = byte[order], np.left_shift(1, every[order] & 7).astype(np.uint8)
-        firsts = np.flatnonzero(np.concatenate(([True], byte[1:] != byte[:-1])))
-        self._filter[byte[firsts]] |= np.bitwise_or.reduceat(bit, firsts)
+        bit = np.left_shift(np.uint8(1), (every & 7).astype(np.uint8))
+        hit = (self._filter[byte] & bit) != 0
+        seen = hit.reshape(self._hashes, unique.size).all(axis=0)
+        # Set the missing bits with plain fancy updates: when two bits fall in the same byte only
+        # one update survives, so check and set again (a few bytes per batch). Sorting by byte or
+        # np.bitwise_or.at cost 5-10x more.
+        pending = np.flatnonzero(~hit)
+        while pending.size:
+            byte, bit = byte[pending], bit[pending]
+            self._filter[byte] |= bit
+            pending = np.flatnonzero((self._filter[byte] & bit) == 0)
         found = repeated_inside + int(seen.sum())
         self.repeated += found
         return found
