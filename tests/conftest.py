@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from prestacop_shared.kafka import KafkaSettings
+from tests.docker.engine import engine_answers
 from tests.support.smtp import RecordingSMTPServer
 
 if TYPE_CHECKING:
@@ -27,17 +28,6 @@ log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NYC_DATA = REPO_ROOT / "tests" / "data" / "nyc"
-
-
-def docker_engine_answers() -> tuple[bool, str]:
-    """Whether a Docker engine answers a ping, and why not if it does not."""
-    try:
-        import docker
-
-        docker.from_env(timeout=3).ping()
-    except Exception as error:  # noqa: BLE001 - any failure means "no engine here"
-        return False, f"no Docker engine answers ({type(error).__name__}: {error})"
-    return True, "Docker engine answers"
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +49,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if configured:
         yield configured
         return
-    engine, _ = docker_engine_answers()
+    engine, _ = engine_answers()
     if engine:
         from testcontainers.community.kafka import KafkaContainer  # type: ignore[import-untyped]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -33,3 +34,47 @@ def load_settings(settings_cls: type[SettingsT], **overrides: Any) -> SettingsT:
         raise ConfigError(
             f"invalid configuration for {settings_cls.__name__}:\n  " + "\n  ".join(lines)
         ) from None
+
+
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme", "change-me", "change_me", "changethis", "secret", "password", "token",
+        "admin", "xxx",
+    }
+)  # fmt: skip
+"""Values an operator forgot to replace: refused so no API is left open behind them."""
+
+MIN_SECRET_LENGTH = 16
+
+
+def read_secret_file(path: Path, variable: str) -> str:
+    """Read a secret from a file (Docker/Kubernetes secrets), stripped of surrounding blanks.
+
+    Raises:
+        ValueError: the file cannot be read; the message names ``variable``.
+    """
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ValueError(f"{variable}: cannot read {path}: {error.strerror}") from None
+
+
+def check_bearer_token(token: str, variable: str) -> str:
+    """Refuse an empty, placeholder or short bearer token; return it stripped.
+
+    Example:
+        >>> check_bearer_token("changeme", "X_TOKEN")
+        Traceback (most recent call last):
+        ...
+        ValueError: X_TOKEN is a placeholder or shorter than 16 characters: ...
+
+    Raises:
+        ValueError: naming ``variable`` and the expected form.
+    """
+    value = token.strip()
+    if value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"{variable} is a placeholder or shorter than {MIN_SECRET_LENGTH} characters: "
+            "use a real secret of random characters (e.g. `openssl rand -hex 32`)"
+        )
+    return value

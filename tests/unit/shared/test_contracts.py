@@ -73,6 +73,7 @@ def test_unsupported_types_are_refused() -> None:
 @pytest.mark.parametrize(
     "module",
     [
+        "prestacop_shared.config",
         "prestacop_shared.events",
         "prestacop_shared.fleet",
         "prestacop_shared.kafka",

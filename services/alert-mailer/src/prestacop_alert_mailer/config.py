@@ -21,17 +21,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = frozenset(
-    {"changeme", "change-me", "change_me", "changethis", "secret", "password", "token", "xxx"}
-)
-MIN_TOKEN_LENGTH = 16
-
-
-def _read_secret(path: Path, variable: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as error:
-        raise ValueError(f"{variable}: cannot read {path}: {error.strerror}") from None
+from prestacop_shared.config import check_bearer_token, read_secret_file
 
 
 class MailerSettings(BaseSettings):
@@ -101,14 +91,14 @@ class MailerSettings(BaseSettings):
     @model_validator(mode="after")
     def _resolve_secrets(self) -> MailerSettings:
         if self.smtp_password is None and self.smtp_password_file is not None:
-            password = _read_secret(self.smtp_password_file, "MAILER_SMTP_PASSWORD_FILE")
+            password = read_secret_file(self.smtp_password_file, "MAILER_SMTP_PASSWORD_FILE")
             object.__setattr__(self, "smtp_password", SecretStr(password))
         if self.smtp_username and not self.smtp_password:
             raise ValueError(
                 "MAILER_SMTP_USERNAME is set: give MAILER_SMTP_PASSWORD or MAILER_SMTP_PASSWORD_FILE"
             )
         if self.operator_token is None and self.operator_token_file is not None:
-            token = _read_secret(self.operator_token_file, "MAILER_OPERATOR_TOKEN_FILE")
+            token = read_secret_file(self.operator_token_file, "MAILER_OPERATOR_TOKEN_FILE")
             object.__setattr__(self, "operator_token", SecretStr(token))
         token = self.operator_token.get_secret_value().strip() if self.operator_token else ""
         if not token:
@@ -116,11 +106,7 @@ class MailerSettings(BaseSettings):
                 "MAILER_OPERATOR_TOKEN (or MAILER_OPERATOR_TOKEN_FILE) is required: "
                 "the operator API refuses writes without a bearer token"
             )
-        if token.lower() in PLACEHOLDER_SECRETS or len(token) < MIN_TOKEN_LENGTH:
-            raise ValueError(
-                "MAILER_OPERATOR_TOKEN is a placeholder or too short: use at least "
-                f"{MIN_TOKEN_LENGTH} random characters (e.g. `openssl rand -hex 32`)"
-            )
+        check_bearer_token(token, "MAILER_OPERATOR_TOKEN")
         return self
 
     def operator_token_value(self) -> str:

@@ -11,12 +11,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_TOKENS = frozenset(
-    {"", "changeme", "change-me", "changethis", "secret", "token", "password", "admin", "xxx"}
-)
-"""Values an operator forgot to replace: refused so the trigger endpoint is never open."""
-
-MIN_TOKEN_LENGTH = 16
+from prestacop_shared.config import check_bearer_token, read_secret_file
 
 
 class AnalyticsSettings(BaseSettings):
@@ -54,15 +49,10 @@ class AnalyticsSettings(BaseSettings):
     @model_validator(mode="after")
     def _read_token_file(self) -> Self:
         if self.API_TOKEN is None and self.API_TOKEN_FILE is not None:
-            token = self.API_TOKEN_FILE.read_text(encoding="utf-8").strip()
+            token = read_secret_file(self.API_TOKEN_FILE, "ANALYTICS_API_TOKEN_FILE")
             object.__setattr__(self, "API_TOKEN", SecretStr(token))
         if self.API_TOKEN is not None:
-            value = self.API_TOKEN.get_secret_value()
-            if value.strip().lower() in PLACEHOLDER_TOKENS or len(value) < MIN_TOKEN_LENGTH:
-                raise ValueError(
-                    "ANALYTICS_API_TOKEN (or the content of ANALYTICS_API_TOKEN_FILE) is a "
-                    f"placeholder or shorter than {MIN_TOKEN_LENGTH} characters: set a real secret"
-                )
+            check_bearer_token(self.API_TOKEN.get_secret_value(), "ANALYTICS_API_TOKEN")
         return self
 
     @property
