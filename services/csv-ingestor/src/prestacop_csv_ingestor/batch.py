@@ -1,8 +1,8 @@
 """Turning cut records into Kafka-ready tickets and dead letters, a whole batch at a time.
 
 Good records go to polars in one ``read_csv`` call (every column as text), are validated and
-typed with column expressions, enriched with numpy and serialised with ``struct.json_encode``:
-no Python work per field, one ``str`` per ticket at the end. The JSON is exactly what
+typed with column expressions, enriched with numpy and serialised with one flat ``concat_str``:
+no Python work per row or field, one ``str`` per ticket at the end. The JSON is exactly what
 :class:`~prestacop_shared.tickets.HistoricalTicket` validates, equal field by field to
 :func:`~prestacop_shared.tickets.ticket_from_source_row` for the same line.
 """
@@ -266,29 +266,32 @@ def _encode(
     latitude, longitude = enrich.positions(summons, boroughs)
     drones = pl.Series(context.fleet).gather(enrich.drone_indexes(summons, len(context.fleet)))
     stamp = emitted_at.isoformat().replace("+00:00", "Z")
-    head = pl.concat_str(
-        pl.lit(f'{{"schema_version":1,"event_id":"{context.fingerprint}:'),
-        pl.Series(lines).cast(pl.String),
-        pl.lit('","drone_id":"'),
+    line_text = pl.Series(lines).cast(pl.String)
+    head: list[pl.Expr | pl.Series | str] = [
+        f'{{"schema_version":1,"event_id":"{context.fingerprint}:',
+        line_text,
+        '","drone_id":"',
         drones,
-        pl.lit(f'","emitted_at":"{stamp}","latitude":'),
+        f'","emitted_at":"{stamp}","latitude":',
         pl.Series(latitude).cast(pl.String),
-        pl.lit(',"longitude":'),
+        ',"longitude":',
         pl.Series(longitude).cast(pl.String),
-        pl.lit(f',"source_file":{json.dumps(context.source_file)},"source_line":'),
-        pl.Series(lines).cast(pl.String),
-    )
-    document = frame.select(
-        pl.concat_str([head, *_field_pieces(frame, escapes), pl.lit("}")], ignore_nulls=True)
-    )
+        f',"source_file":{json.dumps(context.source_file)},"source_line":',
+        line_text,
+    ]
+    parts = _flat_parts([*head, *_field_parts(frame, escapes), "}"])
+    document = frame.select(pl.concat_str(parts, ignore_nulls=True))
     batch.keys = frame["summons_number"].to_list()
     batch.values = document.to_series().to_list()
     batch.summons = summons
 
 
-def _field_pieces(frame: pl.DataFrame, may_need_escapes: bool) -> list[pl.Expr]:
-    """``,"name":value`` per source field, null (so left out) when the value is null.
+def _field_parts(frame: pl.DataFrame, may_need_escapes: bool) -> list[pl.Expr | str]:
+    """``,"name":value`` per source field, left out where the value is null.
 
+    One flat list for a single ``concat_str`` (every nested ``concat_str`` copies the text once
+    more): a column without nulls in this batch is ``literal, column``, a column with some nulls
+    is one nested ``concat_str`` (null when the value is), an all-null column is left out.
     Integer fields are already canonical integer text; text fields are JSON-escaped only in the
     columns that need it this batch (quotes, backslashes, control characters).
     """
@@ -296,17 +299,44 @@ def _field_pieces(frame: pl.DataFrame, may_need_escapes: bool) -> list[pl.Expr]:
     special: tuple[bool, ...] = (False,) * len(text_fields)
     if may_need_escapes:
         special = frame.select(pl.col(text_fields).str.contains(_NEEDS_ESCAPE).any()).row(0)
-    pieces = []
-    for name in frame.columns:
+    nulls = frame.null_count().row(0)
+    parts: list[pl.Expr | str] = []
+    for name, null_count in zip(frame.columns, nulls, strict=True):
+        if null_count == frame.height:
+            continue
         column = pl.col(name)
         if name in INTEGER_FIELDS:
-            pieces.append(pl.concat_str([pl.lit(f',"{name}":'), column]))
+            piece: list[pl.Expr | str] = [f',"{name}":', column]
         elif special[text_fields.index(name)]:
-            escaped = column.map_batches(_json_strings, return_dtype=pl.String)
-            pieces.append(pl.concat_str([pl.lit(f',"{name}":'), escaped]))
+            piece = [f',"{name}":', column.map_batches(_json_strings, return_dtype=pl.String)]
         else:
-            pieces.append(pl.concat_str([pl.lit(f',"{name}":"'), column, pl.lit('"')]))
-    return pieces
+            piece = [f',"{name}":"', column, '"']
+        if null_count:
+            parts.append(pl.concat_str([_literal(part) for part in piece]))
+        else:
+            parts.extend(piece)
+    return parts
+
+
+def _literal(part: pl.Expr | pl.Series | str) -> pl.Expr | pl.Series:
+    return pl.lit(part) if isinstance(part, str) else part
+
+
+def _flat_parts(parts: list[pl.Expr | pl.Series | str]) -> list[pl.Expr | pl.Series]:
+    """Adjacent literal strings joined into one literal."""
+    merged: list[pl.Expr | pl.Series] = []
+    text = ""
+    for part in parts:
+        if isinstance(part, str):
+            text += part
+            continue
+        if text:
+            merged.append(pl.lit(text))
+            text = ""
+        merged.append(part)
+    if text:
+        merged.append(pl.lit(text))
+    return merged
 
 
 def may_need_escapes(buffer: bytes, split: RecordSplit) -> bool:
