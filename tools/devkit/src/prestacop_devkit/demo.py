@@ -16,15 +16,17 @@ import os
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import honcho.manager
 import httpx
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from prestacop_devkit.broker import LocalKafka, free_port
@@ -32,6 +34,7 @@ from prestacop_devkit.jars import ensure_spark_kafka_jars, repo_root
 
 log = logging.getLogger(__name__)
 
+STORAGE_STOP_TIMEOUT_S = 120.0
 DRONE_TOPICS = ("drone.status", "drone.violations", "drone.alerts")
 COMPACTED_TOPICS = ("nypd.ingest-progress", "alert-mailer.sent")
 OTHER_TOPICS = ("drone.alert-resolutions", "drone.alerts.dlq", "nypd.tickets", "nypd.tickets.dlq")
@@ -231,6 +234,25 @@ def _resolve_some_alerts(ports: DemoPorts, token: str, count: int = 3) -> int:
     return resolved
 
 
+def _stop_storage_first(manager: honcho.manager.Manager) -> None:
+    """SIGTERM stream-storage alone so it ends its batch and stops Spark cleanly.
+
+    honcho stops a process group, which would also hit the Spark JVM mid-batch; once
+    stream-storage has exited, honcho stops the other services as usual.
+    """
+    pid = manager._processes.get("stream-storage", {}).get("pid")
+    if pid is None:
+        manager.terminate()
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STORAGE_STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if "returncode" in manager._processes["stream-storage"]:
+            return
+        time.sleep(0.5)
+    manager.terminate()
+
+
 def _run_fleet(options: DemoOptions, ports: DemoPorts, env: dict[str, str], token: str) -> int:
     """Run every service under honcho for ``duration_s``; return how many alerts were resolved.
 
@@ -240,7 +262,7 @@ def _run_fleet(options: DemoOptions, ports: DemoPorts, env: dict[str, str], toke
     honcho.manager.KILL_WAIT = 60  # Spark finishes its batch before it exits on SIGTERM
     manager = honcho.manager.Manager()
     for name, command in _processes(options, ports).items():
-        manager.add_process(name, shlex.join(command), env=env)
+        manager.add_process(name, "exec " + shlex.join(command), env=env)
     stop = threading.Event()
     outcome: dict[str, int] = {}
 
@@ -253,7 +275,7 @@ def _run_fleet(options: DemoOptions, ports: DemoPorts, env: dict[str, str], toke
             "through the operator API), stopping\n"
         )
         outcome["timer"] = 1
-        manager.terminate()
+        _stop_storage_first(manager)
 
     timer = threading.Thread(target=stop_after_duration, daemon=True)
     timer.start()
@@ -285,17 +307,38 @@ def _run_step(command: list[str], env: dict[str, str]) -> str:
 
 
 def _messages_in(bootstrap: str, topics: tuple[str, ...]) -> dict[str, int]:
-    """Messages per (non-transactional) topic: the sum of its partitions' high watermarks."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "prestacop-demo-summary"})
-    counts = {}
+    """Committed messages per topic, counted by reading each topic to its end.
+
+    Watermarks would over-count: every Kafka transaction (the ingestor's, the operator API's)
+    leaves a commit marker that takes an offset but is no message.
+    """
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "prestacop-demo-summary",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
+    )
+    counts = dict.fromkeys(topics, 0)
     try:
         metadata = consumer.list_topics(timeout=10)
-        for topic in topics:
-            partitions = metadata.topics[topic].partitions if topic in metadata.topics else {}
-            counts[topic] = sum(
-                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in partitions
-            )
+        partitions = [
+            TopicPartition(topic, partition, OFFSET_BEGINNING)
+            for topic in topics
+            if topic in metadata.topics
+            for partition in metadata.topics[topic].partitions
+        ]
+        consumer.assign(partitions)
+        remaining = {(p.topic, p.partition) for p in partitions}
+        while remaining:
+            for message in consumer.consume(10_000, timeout=5):
+                error = message.error()
+                if error is not None and error.code() == KafkaError._PARTITION_EOF:
+                    remaining.discard((message.topic(), message.partition()))
+                elif error is None and (topic := message.topic()) is not None:
+                    counts[topic] += 1
     finally:
         consumer.close()
     return counts
