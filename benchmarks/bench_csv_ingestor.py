@@ -6,7 +6,7 @@ Kafka's ``ProducerPerformance`` with the same record count, the same average rec
 same producer settings (acks=all, idempotent, lz4, linger 20 ms) on the same broker, and prints
 the ratio.
 
-    .venv/bin/python benchmarks/bench_csv_ingestor.py [--quick]
+    .venv/bin/python benchmarks/bench_csv_ingestor.py [--quick | --rows N ...]
 """
 
 from __future__ import annotations
@@ -102,8 +102,11 @@ def ingest(path: Path, bootstrap: str, prefix: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="500k rows only (< 2 min)")
+    parser.add_argument(
+        "--rows", type=int, action="append", help="file size(s) to run instead (repeatable)"
+    )
     args = parser.parse_args()
-    sizes = [500_000] if args.quick else [1_000_000, 10_000_000]
+    sizes = args.rows or ([500_000] if args.quick else [1_000_000, 10_000_000])
     CACHE.mkdir(parents=True, exist_ok=True)
     files = {rows: bench_file(rows) for rows in sizes}
     results = []

@@ -252,16 +252,18 @@ def _encode(
     batch: EncodedBatch,
     escapes: bool = True,
 ) -> None:
-    summons = frame["summons_number"].cast(pl.Int64).to_numpy()
-    counties = (
-        frame["violation_county"]
+    inputs = frame.select(
+        pl.col("summons_number").cast(pl.Int64),
+        pl.col("violation_county")
         .str.strip_chars()
         .str.to_uppercase()
         .replace_strict(enrich.COUNTY_TO_BOROUGH_INDEX, default=-1, return_dtype=pl.Int64)
-        .fill_null(-1)
-        .to_numpy()
-    )
-    precincts = frame["violation_precinct"].cast(pl.Int64).fill_null(-1).to_numpy()
+        .fill_null(-1),
+        pl.col("violation_precinct").cast(pl.Int64).fill_null(-1),
+    )  # one query: each eager Series call would be a query of its own (~0.3 ms each)
+    summons = inputs["summons_number"].to_numpy()
+    counties = inputs["violation_county"].to_numpy()
+    precincts = inputs["violation_precinct"].to_numpy()
     boroughs = enrich.borough_indexes(counties, precincts)
     latitude, longitude = enrich.positions(summons, boroughs)
     drones = pl.Series(context.fleet).gather(enrich.drone_indexes(summons, len(context.fleet)))

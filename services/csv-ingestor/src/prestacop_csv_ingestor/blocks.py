@@ -147,7 +147,7 @@ class ReadAhead(Generic[T]):
     exception raised while producing an item is raised again to the caller at that item.
     """
 
-    def __init__(self, items: Iterator[T], depth: int = 4) -> None:
+    def __init__(self, items: Iterator[T], depth: int = 2) -> None:
         self._items = items
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._cancel = threading.Event()

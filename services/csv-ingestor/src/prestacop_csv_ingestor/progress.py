@@ -80,6 +80,8 @@ def load_progress(kafka: KafkaSettings, timeout_s: float = 60.0) -> dict[str, Fi
             "prestacop-csv-ingestor-progress-reader",
             enable_partition_eof=True,
             isolation_level="read_committed",
+            # The end of the topic is known from an empty fetch: do not wait 500 ms for one.
+            fetch_wait_max_ms=20,
         )
     )
     latest: dict[str, FileProgress] = {}
@@ -88,8 +90,8 @@ def load_progress(kafka: KafkaSettings, timeout_s: float = 60.0) -> dict[str, Fi
         if metadata.error is not None:
             raise ProgressError(f"cannot read {topic}: {metadata.error}")
         partitions = [TopicPartition(topic, p, 0) for p in metadata.partitions]
+        remaining = {p.partition for p in partitions if not _empty(consumer, p, timeout_s)}
         consumer.assign(partitions)
-        remaining = {p.partition for p in partitions}
         deadline = utc_now().timestamp() + timeout_s
         while remaining:
             if utc_now().timestamp() > deadline:
@@ -118,3 +120,12 @@ def load_progress(kafka: KafkaSettings, timeout_s: float = 60.0) -> dict[str, Fi
     finally:
         consumer.close()
     return latest
+
+
+def _empty(consumer: Consumer, partition: TopicPartition, timeout_s: float) -> bool:
+    """Whether the partition holds no record at all (then there is nothing to wait for)."""
+    try:
+        offsets = consumer.get_watermark_offsets(partition, timeout=timeout_s)
+    except KafkaException:
+        return False  # read it the slow way; errors show up there
+    return offsets is not None and offsets[1] <= offsets[0]
