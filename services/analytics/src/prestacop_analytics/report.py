@@ -11,12 +11,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from prestacop_analytics.config import AnalyticsSettings
 from prestacop_analytics.inputs import ReportInputs, load_inputs
 from prestacop_analytics.store import MANIFEST, ReportStore, new_run_id, write_table
-from prestacop_analytics.tables import TABLES, TableContext, TableSpec
+from prestacop_analytics.tables import (
+    SUMMONS,
+    TABLES,
+    Rows,
+    TableContext,
+    TableSpec,
+    summarise_tickets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +64,16 @@ def _compute(
     spec: TableSpec, context: TableContext
 ) -> tuple[list[str], list[tuple[Any, ...]], float]:
     started = time.perf_counter()
-    frame = spec.compute(context)
-    rows = [tuple(row) for row in frame.collect()]
-    return frame.columns, rows, round(time.perf_counter() - started, 3)
+    table = spec.compute(context)
+    if isinstance(table, Rows):
+        columns, rows = table.columns, table.rows
+    else:
+        columns, rows = table.columns, [tuple(row) for row in table.collect()]
+    return columns, rows, round(time.perf_counter() - started, 3)
+
+
+def _collect_dicts(frame: DataFrame) -> list[dict[str, Any]]:
+    return [row.asDict() for row in frame.collect()]
 
 
 def run_report(spark: SparkSession, settings: AnalyticsSettings) -> ReportResult:
@@ -77,13 +91,21 @@ def run_report(spark: SparkSession, settings: AnalyticsSettings) -> ReportResult
     store = ReportStore(settings.reports_dir)
     log.info("report run started", extra={"run_id": run_id, "data_dir": str(settings.DATA_DIR)})
     inputs = load_inputs(spark, settings)
+    repeated: DataFrame | None = None
     try:
         load_started = time.perf_counter()
         counts = _input_counts(inputs, settings)
+        summary = summarise_tickets(inputs.tickets)
+        repeated = summary.pop(SUMMONS).cache()
+        with ThreadPoolExecutor(settings.PARALLEL_TABLES, thread_name_prefix="counts") as pool:
+            collected = pool.map(_collect_dicts, summary.values())
+            counts_by = dict(zip(summary, collected, strict=True))
         load_s = time.perf_counter() - load_started
         context = TableContext(
             spark=spark,
             inputs=inputs,
+            counts=counts_by,
+            repeated=repeated,
             top_repeated_summons=settings.TOP_REPEATED_SUMMONS,
             position_cell_deg=settings.POSITION_CELL_DEG,
         )
@@ -116,6 +138,8 @@ def run_report(spark: SparkSession, settings: AnalyticsSettings) -> ReportResult
             (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     finally:
         inputs.unpersist()
+        if repeated is not None:
+            repeated.unpersist()
     result = ReportResult(run_id=run_id, folder=store.root / run_id, manifest=manifest)
     log.info(
         "report published",

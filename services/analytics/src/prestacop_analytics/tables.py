@@ -7,8 +7,10 @@ is dropped silently.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -25,6 +27,10 @@ class TableContext:
 
     spark: SparkSession
     inputs: ReportInputs
+    counts: Mapping[tuple[str, ...], list[dict[str, Any]]]
+    """The collected ticket counts by ``ZONES``, ``DATES`` and ``PRECINCTS``."""
+    repeated: DataFrame
+    """The counts by ``SUMMONS`` (repeated summons numbers only), cached."""
     top_repeated_summons: int
     position_cell_deg: float
 
@@ -35,135 +41,180 @@ class TableSpec:
 
     name: str
     description: str
-    compute: Callable[[TableContext], DataFrame]
+    compute: Callable[[TableContext], DataFrame | Rows]
 
 
-def _count_by(frame: DataFrame, *keys: str, name: str = "tickets") -> DataFrame:
-    return frame.groupBy(*keys).agg(F.count(F.lit(1)).alias(name))
+@dataclass(frozen=True)
+class Rows:
+    """A table derived on the driver from collected counts: its columns and ordered rows."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+SUMMONS_KEY = "summons_number"
+ZONES = ("drone_id", "violation_code", "fine_zone")
+DATES = ("weekday", "hour", "month", "fiscal_year", "issue_day_in_range")
+PRECINCTS = ("violation_precinct", "borough")
+SUMMONS = (SUMMONS_KEY,)
+SUMMARY_KEYS: tuple[tuple[str, ...], ...] = (ZONES, DATES, PRECINCTS, SUMMONS)
+"""The ticket counts several tables are derived from, each computed once per run."""
+
+
+def summarise_tickets(tickets: DataFrame) -> dict[tuple[str, ...], DataFrame]:
+    """Count the tickets by each key of :data:`SUMMARY_KEYS` (to be cached by the caller).
+
+    Several tables are small aggregates of the same counts (tickets by code and zone give
+    the top codes, the estimated fines and two data-quality metrics), so each is grouped from
+    the tickets once. Only summons numbers stored more than once are kept. Columns: the keys
+    and ``tickets``.
+    """
+    summary = {keys: _count_by(tickets, *keys) for keys in SUMMARY_KEYS}
+    summary[SUMMONS] = summary[SUMMONS].where(F.col("tickets") > 1)
+    return summary
+
+
+def _count_by(frame: DataFrame, *keys: str) -> DataFrame:
+    return frame.groupBy(*keys).agg(F.count(F.lit(1)).alias("tickets"))
+
+
+def _sum_by(ctx: TableContext, summary: tuple[str, ...], *keys: str) -> Counter[tuple[Any, ...]]:
+    totals: Counter[tuple[Any, ...]] = Counter()
+    for row in ctx.counts[summary]:
+        totals[tuple(row[key] for key in keys)] += row["tickets"]
+    return totals
+
+
+def _asc(value: Any) -> tuple[bool, Any]:
+    """Sort key: ascending, nulls last (Spark's ``asc_nulls_last``)."""
+    return (value is None, value)
+
+
+def _by_key(totals: Counter[tuple[Any, ...]], *keys: str) -> Rows:
+    """Counts ordered by their keys, nulls last."""
+    rows = sorted(totals.items(), key=lambda item: tuple(_asc(v) for v in item[0]))
+    return Rows([*keys, "tickets"], [(*key, n) for key, n in rows])
+
+
+def _by_tickets(totals: Counter[tuple[Any, ...]], *keys: str) -> Rows:
+    """Counts ordered by tickets (most first), then by their keys, nulls last."""
+    rows = sorted(totals.items(), key=lambda item: (-item[1], *(_asc(v) for v in item[0])))
+    return Rows([*keys, "tickets"], [(*key, n) for key, n in rows])
 
 
 def _by_count(*keys: str) -> list[Column]:
     return [F.col("tickets").desc(), *[F.col(k).asc_nulls_last() for k in keys]]
 
 
-def violation_code_table(spark: SparkSession) -> DataFrame:
-    """The DOF code table as a small DataFrame (broadcast in joins)."""
-    rows = [
-        (c.code, c.definition, c.fine_manhattan_usd, c.fine_elsewhere_usd)
-        for c in load_violation_codes().values()
-    ]
-    schema = (
-        "violation_code long, definition string, fine_manhattan_usd long, fine_elsewhere_usd long"
-    )
-    return spark.createDataFrame(rows, schema)
+def _code_counts(ctx: TableContext) -> dict[Any, tuple[int, int]]:
+    """Tickets per violation code: (all, in the Manhattan-at-or-below-96th fine zone)."""
+    counts: dict[Any, tuple[int, int]] = {}
+    for row in ctx.counts[ZONES]:
+        tickets, manhattan = counts.get(row["violation_code"], (0, 0))
+        in_zone = row["tickets"] if row["fine_zone"] == FINE_ZONE_MANHATTAN else 0
+        counts[row["violation_code"]] = (tickets + row["tickets"], manhattan + in_zone)
+    return counts
 
 
-def _codes_with_zone_counts(ctx: TableContext) -> DataFrame:
-    counts = ctx.inputs.tickets.groupBy("violation_code").agg(
-        F.count(F.lit(1)).alias("tickets"),
-        F.count(F.when(F.col("fine_zone") == FINE_ZONE_MANHATTAN, 1)).alias(
-            "tickets_manhattan_96th_and_below"
-        ),
-    )
-    codes = F.broadcast(violation_code_table(ctx.spark))
-    return counts.join(codes, "violation_code", "left")
-
-
-def top_violation_codes(ctx: TableContext) -> DataFrame:
+def top_violation_codes(ctx: TableContext) -> Rows:
     """Every violation code by number of tickets, with its definition, fines and estimated total."""
-    joined = _codes_with_zone_counts(ctx)
-    total = ctx.inputs.tickets.count() or 1
-    manhattan = F.col("tickets_manhattan_96th_and_below")
-    return joined.select(
+    codes = load_violation_codes()
+    counts = _code_counts(ctx)
+    total = sum(tickets for tickets, _ in counts.values()) or 1
+    rows = []
+    for code, (tickets, manhattan) in counts.items():
+        known = codes.get(code) if code is not None else None
+        fine_m = known.fine_manhattan_usd if known else None
+        fine_e = known.fine_elsewhere_usd if known else None
+        fines = (
+            manhattan * fine_m + (tickets - manhattan) * fine_e
+            if fine_m is not None and fine_e is not None
+            else None
+        )
+        definition = known.definition if known else None
+        rows.append((code, definition, fine_m, fine_e, tickets, tickets / total, fines))
+    rows.sort(key=lambda row: (-row[4], _asc(row[0])))
+    columns = [
         "violation_code",
         "definition",
         "fine_manhattan_usd",
         "fine_elsewhere_usd",
         "tickets",
-        (F.col("tickets") / F.lit(total)).alias("share"),
-        (
-            manhattan * F.col("fine_manhattan_usd")
-            + (F.col("tickets") - manhattan) * F.col("fine_elsewhere_usd")
-        ).alias("estimated_fines_usd"),
-    ).orderBy(*_by_count("violation_code"))
+        "share",
+        "estimated_fines_usd",
+    ]
+    return Rows(columns, rows)
 
 
-def estimated_fines(ctx: TableContext) -> DataFrame:
+def estimated_fines(ctx: TableContext) -> Rows:
     """Fines the tickets would bring, by fine zone (tickets with a code outside the table: unpriced)."""
-    tickets = ctx.inputs.tickets
-    codes = F.broadcast(violation_code_table(ctx.spark))
-    joined = tickets.select("violation_code", "fine_zone").join(codes, "violation_code", "left")
-    fine = F.when(F.col("fine_zone") == FINE_ZONE_MANHATTAN, F.col("fine_manhattan_usd")).otherwise(
-        F.col("fine_elsewhere_usd")
-    )
-    return (
-        joined.groupBy("fine_zone")
-        .agg(
-            F.count(F.lit(1)).alias("tickets"),
-            F.count(fine).alias("priced_tickets"),
-            F.coalesce(F.sum(fine), F.lit(0)).cast("long").alias("estimated_fines_usd"),
-        )
-        .orderBy("fine_zone")
-    )
+    codes = load_violation_codes()
+    zones: dict[str, tuple[int, int, int]] = {}
+    for row in ctx.counts[ZONES]:
+        known = codes.get(row["violation_code"]) if row["violation_code"] is not None else None
+        tickets, priced, fines = zones.get(row["fine_zone"], (0, 0, 0))
+        if known is not None:
+            fine = (
+                known.fine_manhattan_usd
+                if row["fine_zone"] == FINE_ZONE_MANHATTAN
+                else known.fine_elsewhere_usd
+            )
+            priced, fines = priced + row["tickets"], fines + row["tickets"] * fine
+        zones[row["fine_zone"]] = (tickets + row["tickets"], priced, fines)
+    rows = [(zone, *zones[zone]) for zone in sorted(zones)]
+    return Rows(["fine_zone", "tickets", "priced_tickets", "estimated_fines_usd"], rows)
 
 
-def violations_per_drone(ctx: TableContext) -> DataFrame:
+def violations_per_drone(ctx: TableContext) -> Rows:
     """Violation codes per drone: historical tickets and live drone violations side by side."""
-    historical = _count_by(ctx.inputs.tickets, "drone_id", "violation_code", name="tickets")
-    live = _count_by(
-        ctx.inputs.violations.select("drone_id", "violation_code"),
-        "drone_id",
-        "violation_code",
-        name="drone_violations",
+    historical = _sum_by(ctx, ZONES, "drone_id", "violation_code")
+    live = {
+        (row["drone_id"], row["violation_code"]): row["n"]
+        for row in ctx.inputs.violations.groupBy("drone_id", "violation_code")
+        .agg(F.count(F.lit(1)).alias("n"))
+        .collect()
+    }
+    keys = sorted(
+        set(historical) | set(live), key=lambda key: ((key[0] is not None, key[0]), _asc(key[1]))
     )
-    joined = historical.alias("h").join(
-        live.alias("l"),
-        (F.col("h.drone_id") == F.col("l.drone_id"))
-        & F.col("h.violation_code").eqNullSafe(F.col("l.violation_code")),
-        "full_outer",
-    )
-    tickets = F.coalesce(F.col("h.tickets"), F.lit(0))
-    drone_violations = F.coalesce(F.col("l.drone_violations"), F.lit(0))
-    return joined.select(
-        F.coalesce(F.col("h.drone_id"), F.col("l.drone_id")).alias("drone_id"),
-        F.coalesce(F.col("h.violation_code"), F.col("l.violation_code")).alias("violation_code"),
-        tickets.alias("tickets"),
-        drone_violations.alias("drone_violations"),
-        (tickets + drone_violations).alias("total"),
-    ).orderBy("drone_id", F.col("violation_code").asc_nulls_last())
+    rows = [
+        (*key, historical[key], live.get(key, 0), historical[key] + live.get(key, 0))
+        for key in keys
+    ]
+    return Rows(["drone_id", "violation_code", "tickets", "drone_violations", "total"], rows)
 
 
-def tickets_by_hour(ctx: TableContext) -> DataFrame:
+def tickets_by_hour(ctx: TableContext) -> Rows:
     """Tickets per hour of day (null hour: unparseable violation time)."""
-    return _count_by(ctx.inputs.tickets, "hour").orderBy(F.col("hour").asc_nulls_last())
+    return _by_key(_sum_by(ctx, DATES, "hour"), "hour")
 
 
-def tickets_by_weekday(ctx: TableContext) -> DataFrame:
+def tickets_by_weekday(ctx: TableContext) -> Rows:
     """Tickets per ISO weekday, 1 = Monday (null: unparseable issue date)."""
-    return _count_by(ctx.inputs.tickets, "weekday").orderBy(F.col("weekday").asc_nulls_last())
+    return _by_key(_sum_by(ctx, DATES, "weekday"), "weekday")
 
 
-def tickets_by_month(ctx: TableContext) -> DataFrame:
+def tickets_by_month(ctx: TableContext) -> Rows:
     """Tickets per calendar month of the issue date (null: unparseable issue date)."""
-    return _count_by(ctx.inputs.tickets, "month").orderBy(F.col("month").asc_nulls_last())
+    return _by_key(_sum_by(ctx, DATES, "month"), "month")
 
 
-def tickets_by_hour_weekday(ctx: TableContext) -> DataFrame:
+def tickets_by_hour_weekday(ctx: TableContext) -> Rows:
     """Tickets per (weekday, hour), tickets whose time and date both parse (the heatmap)."""
-    parsed = ctx.inputs.tickets.where(F.col("hour").isNotNull() & F.col("weekday").isNotNull())
-    return _count_by(parsed, "weekday", "hour").orderBy("weekday", "hour")
+    totals = _sum_by(ctx, DATES, "weekday", "hour")
+    parsed = Counter({key: n for key, n in totals.items() if None not in key})
+    return _by_key(parsed, "weekday", "hour")
 
 
-def tickets_by_borough(ctx: TableContext) -> DataFrame:
+def tickets_by_borough(ctx: TableContext) -> Rows:
     """Tickets per borough (null: empty or unknown county code)."""
-    return _count_by(ctx.inputs.tickets, "borough").orderBy(*_by_count("borough"))
+    return _by_tickets(_sum_by(ctx, PRECINCTS, "borough"), "borough")
 
 
-def tickets_by_precinct(ctx: TableContext) -> DataFrame:
+def tickets_by_precinct(ctx: TableContext) -> Rows:
     """Tickets per violation precinct and borough (precinct 0: unknown)."""
-    return _count_by(ctx.inputs.tickets, "violation_precinct", "borough").orderBy(
-        *_by_count("violation_precinct", "borough")
-    )
+    keys = ("violation_precinct", "borough")
+    return _by_tickets(_sum_by(ctx, PRECINCTS, *keys), *keys)
 
 
 def tickets_by_registration_state(ctx: TableContext) -> DataFrame:
@@ -185,32 +236,38 @@ def tickets_by_body_type(ctx: TableContext) -> DataFrame:
     )
 
 
+def _cells(frame: DataFrame, cell_deg: float) -> DataFrame:
+    return frame.select(
+        F.floor(F.col("latitude") / cell_deg).alias("lat_cell"),
+        F.floor(F.col("longitude") / cell_deg).alias("lon_cell"),
+    )
+
+
 def violations_by_position(ctx: TableContext) -> DataFrame:
     """Historical tickets and live violations per grid cell (for the map); cell centres in degrees."""
     cell = ctx.position_cell_deg
-    points = ctx.inputs.tickets.select(
-        "latitude", "longitude", F.lit(1).alias("ticket"), F.lit(0).alias("live")
-    ).unionByName(
-        ctx.inputs.violations.select(
-            "latitude", "longitude", F.lit(0).alias("ticket"), F.lit(1).alias("live")
-        )
+    historical = _count_by(_cells(ctx.inputs.tickets, cell), "lat_cell", "lon_cell")
+    live = (
+        _cells(ctx.inputs.violations, cell)
+        .groupBy("lat_cell", "lon_cell")
+        .agg(F.count(F.lit(1)).alias("drone_violations"))
     )
-    cells = points.select(
-        F.floor(F.col("latitude") / cell).alias("lat_cell"),
-        F.floor(F.col("longitude") / cell).alias("lon_cell"),
-        "ticket",
-        "live",
+    joined = historical.alias("h").join(
+        live.alias("l"),
+        F.col("h.lat_cell").eqNullSafe(F.col("l.lat_cell"))
+        & F.col("h.lon_cell").eqNullSafe(F.col("l.lon_cell")),
+        "full_outer",
     )
-    grouped = cells.groupBy("lat_cell", "lon_cell").agg(
-        F.sum("ticket").cast("long").alias("tickets"),
-        F.sum("live").cast("long").alias("drone_violations"),
-    )
-    return grouped.select(
-        ((F.col("lat_cell") + 0.5) * cell).alias("latitude"),
-        ((F.col("lon_cell") + 0.5) * cell).alias("longitude"),
-        "tickets",
-        "drone_violations",
-        (F.col("tickets") + F.col("drone_violations")).alias("total"),
+    lat_cell = F.coalesce(F.col("h.lat_cell"), F.col("l.lat_cell"))
+    lon_cell = F.coalesce(F.col("h.lon_cell"), F.col("l.lon_cell"))
+    tickets = F.coalesce(F.col("h.tickets"), F.lit(0)).cast("long")
+    drone_violations = F.coalesce(F.col("l.drone_violations"), F.lit(0)).cast("long")
+    return joined.select(
+        ((lat_cell + 0.5) * cell).alias("latitude"),
+        ((lon_cell + 0.5) * cell).alias("longitude"),
+        tickets.alias("tickets"),
+        drone_violations.alias("drone_violations"),
+        (tickets + drone_violations).alias("total"),
     ).orderBy("latitude", "longitude")
 
 
@@ -233,15 +290,17 @@ def fleet(ctx: TableContext) -> DataFrame:
             F.col("emitted_at").alias("latest_status_at"),
         )
     )
-    status_counts = _count_by(statuses, "drone_id", name="status_messages")
+    status_counts = statuses.groupBy("drone_id").agg(F.count(F.lit(1)).alias("status_messages"))
     violation_counts = inputs.violations.groupBy("drone_id").agg(
         F.count(F.lit(1)).alias("violations"),
         F.count(F.when(F.col("source") == ViolationSource.DRONE.value, 1)).alias(
             "drone_classified_violations"
         ),
     )
-    alert_counts = _count_by(inputs.alerts, "drone_id", name="alerts")
-    resolution_counts = _count_by(inputs.resolutions, "drone_id", name="alert_resolutions")
+    alert_counts = inputs.alerts.groupBy("drone_id").agg(F.count(F.lit(1)).alias("alerts"))
+    resolution_counts = inputs.resolutions.groupBy("drone_id").agg(
+        F.count(F.lit(1)).alias("alert_resolutions")
+    )
     resolved = (
         inputs.alerts.alias("a")
         .join(inputs.resolutions.alias("r"), F.col("a.event_id") == F.col("r.alert_id"))
@@ -315,51 +374,42 @@ def quarantine_by_reason(ctx: TableContext) -> DataFrame:
 def repeated_summons_numbers(ctx: TableContext) -> DataFrame:
     """The summons numbers stored more than once, most copies first (top N)."""
     return (
-        _count_by(ctx.inputs.tickets, "summons_number", name="copies")
-        .where(F.col("copies") > 1)
-        .orderBy(F.col("copies").desc(), "summons_number")
+        ctx.repeated.select(SUMMONS_KEY, F.col("tickets").alias("copies"))
+        .orderBy(F.col("copies").desc(), SUMMONS_KEY)
         .limit(ctx.top_repeated_summons)
     )
 
 
-def data_quality(ctx: TableContext) -> DataFrame:
+def data_quality(ctx: TableContext) -> Rows:
     """Counts of what could not be used as is: one row per metric."""
-    tickets = ctx.inputs.tickets
-    codes = F.broadcast(violation_code_table(ctx.spark).select("violation_code", "definition"))
-    summary = (
-        tickets.join(codes, "violation_code", "left")
-        .agg(
-            F.count(F.lit(1)).alias("tickets_stored"),
-            F.count(F.when(F.col("hour").isNull(), 1)).alias("violation_time_unparseable"),
-            F.count(F.when(F.col("issue_day").isNull(), 1)).alias("issue_date_unparseable"),
-            F.count(
-                F.when(F.col("issue_day").isNotNull() & F.col("fiscal_year").isNull(), 1)
-            ).alias("issue_date_fiscal_year_unknown"),
-            F.count(F.when(~F.col("issue_day_in_range"), 1)).alias("issue_date_out_of_range"),
-            F.count(F.when(F.col("violation_code").isNull(), 1)).alias("violation_code_missing"),
-            F.count(
-                F.when(F.col("violation_code").isNotNull() & F.col("definition").isNull(), 1)
-            ).alias("violation_code_not_in_dof_table"),
-            F.count(F.when(F.col("borough").isNull(), 1)).alias("county_unknown"),
-        )
-        .first()
-    )
-    repeated = (
-        _count_by(tickets, "summons_number", name="copies")
-        .where(F.col("copies") > 1)
-        .agg(
-            F.count(F.lit(1)).alias("repeated_summons_numbers"),
-            F.coalesce(F.sum(F.col("copies") - 1), F.lit(0)).alias("extra_ticket_copies"),
-        )
-        .first()
-    )
+    codes = load_violation_codes()
+    dates, zones, precincts = ctx.counts[DATES], ctx.counts[ZONES], ctx.counts[PRECINCTS]
+
+    def tickets(rows: list[dict[str, Any]], where: Callable[[dict[str, Any]], bool]) -> int:
+        return sum(row["tickets"] for row in rows if where(row))
+
+    # weekday is null exactly when the issue date is unparseable
+    repeated = ctx.repeated.agg(
+        F.count(F.lit(1)).alias("numbers"), F.sum(F.col("tickets") - 1).alias("copies")
+    ).first()
     metrics = {
-        **(summary.asDict() if summary else {}),
-        **(repeated.asDict() if repeated else {}),
+        "tickets_stored": tickets(dates, lambda _: True),
+        "violation_time_unparseable": tickets(dates, lambda r: r["hour"] is None),
+        "issue_date_unparseable": tickets(dates, lambda r: r["weekday"] is None),
+        "issue_date_fiscal_year_unknown": tickets(
+            dates, lambda r: r["weekday"] is not None and r["fiscal_year"] is None
+        ),
+        "issue_date_out_of_range": tickets(dates, lambda r: r["issue_day_in_range"] is False),
+        "violation_code_missing": tickets(zones, lambda r: r["violation_code"] is None),
+        "violation_code_not_in_dof_table": tickets(
+            zones, lambda r: r["violation_code"] is not None and r["violation_code"] not in codes
+        ),
+        "county_unknown": tickets(precincts, lambda r: r["borough"] is None),
+        "repeated_summons_numbers": int(repeated["numbers"] or 0) if repeated else 0,
+        "extra_ticket_copies": int(repeated["copies"] or 0) if repeated else 0,
         "quarantined_records": ctx.inputs.quarantine.count(),
     }
-    rows = [(name, int(value)) for name, value in metrics.items()]
-    return ctx.spark.createDataFrame(rows, "metric string, value long")
+    return Rows(["metric", "value"], list(metrics.items()))
 
 
 TABLES: tuple[TableSpec, ...] = (
