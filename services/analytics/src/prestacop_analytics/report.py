@@ -95,7 +95,7 @@ def run_report(spark: SparkSession, settings: AnalyticsSettings) -> ReportResult
     try:
         load_started = time.perf_counter()
         counts = _input_counts(inputs, settings)
-        summary = summarise_tickets(inputs.tickets)
+        summary = summarise_tickets(inputs.tickets, settings.POSITION_CELL_DEG)
         repeated = summary.pop(SUMMONS).cache()
         with ThreadPoolExecutor(settings.PARALLEL_TABLES, thread_name_prefix="counts") as pool:
             collected = pool.map(_collect_dicts, summary.values())

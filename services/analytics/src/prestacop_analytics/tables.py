@@ -57,11 +57,24 @@ ZONES = ("drone_id", "violation_code", "fine_zone")
 DATES = ("weekday", "hour", "month", "fiscal_year", "issue_day_in_range")
 PRECINCTS = ("violation_precinct", "borough")
 SUMMONS = (SUMMONS_KEY,)
-SUMMARY_KEYS: tuple[tuple[str, ...], ...] = (ZONES, DATES, PRECINCTS, SUMMONS)
+STATES = ("registration_state",)
+MAKES = ("vehicle_make",)
+BODY_TYPES = ("vehicle_body_type",)
+CELLS = ("lat_cell", "lon_cell")
+SUMMARY_KEYS: tuple[tuple[str, ...], ...] = (
+    ZONES,
+    DATES,
+    PRECINCTS,
+    STATES,
+    MAKES,
+    BODY_TYPES,
+    CELLS,
+    SUMMONS,
+)
 """The ticket counts several tables are derived from, each computed once per run."""
 
 
-def summarise_tickets(tickets: DataFrame) -> dict[tuple[str, ...], DataFrame]:
+def summarise_tickets(tickets: DataFrame, cell_deg: float) -> dict[tuple[str, ...], DataFrame]:
     """Count the tickets by each key of :data:`SUMMARY_KEYS` (to be cached by the caller).
 
     Several tables are small aggregates of the same counts (tickets by code and zone give
@@ -69,9 +82,17 @@ def summarise_tickets(tickets: DataFrame) -> dict[tuple[str, ...], DataFrame]:
     the tickets once. Only summons numbers stored more than once are kept. Columns: the keys
     and ``tickets``.
     """
-    summary = {keys: _count_by(tickets, *keys) for keys in SUMMARY_KEYS}
+    with_cells = tickets.select("*", *_cell_columns(cell_deg))
+    summary = {keys: _count_by(with_cells, *keys) for keys in SUMMARY_KEYS}
     summary[SUMMONS] = summary[SUMMONS].where(F.col("tickets") > 1)
     return summary
+
+
+def _cell_columns(cell_deg: float) -> list[Column]:
+    return [
+        F.floor(F.col("latitude") / cell_deg).alias("lat_cell"),
+        F.floor(F.col("longitude") / cell_deg).alias("lon_cell"),
+    ]
 
 
 def _count_by(frame: DataFrame, *keys: str) -> DataFrame:
@@ -100,10 +121,6 @@ def _by_tickets(totals: Counter[tuple[Any, ...]], *keys: str) -> Rows:
     """Counts ordered by tickets (most first), then by their keys, nulls last."""
     rows = sorted(totals.items(), key=lambda item: (-item[1], *(_asc(v) for v in item[0])))
     return Rows([*keys, "tickets"], [(*key, n) for key, n in rows])
-
-
-def _by_count(*keys: str) -> list[Column]:
-    return [F.col("tickets").desc(), *[F.col(k).asc_nulls_last() for k in keys]]
 
 
 def _code_counts(ctx: TableContext) -> dict[Any, tuple[int, int]]:
@@ -217,58 +234,43 @@ def tickets_by_precinct(ctx: TableContext) -> Rows:
     return _by_tickets(_sum_by(ctx, PRECINCTS, *keys), *keys)
 
 
-def tickets_by_registration_state(ctx: TableContext) -> DataFrame:
+def tickets_by_registration_state(ctx: TableContext) -> Rows:
     """Tickets per plate registration state (``99``: unknown, as the source writes it)."""
-    return _count_by(ctx.inputs.tickets, "registration_state").orderBy(
-        *_by_count("registration_state")
-    )
+    return _by_tickets(_sum_by(ctx, STATES, *STATES), *STATES)
 
 
-def tickets_by_vehicle_make(ctx: TableContext) -> DataFrame:
+def tickets_by_vehicle_make(ctx: TableContext) -> Rows:
     """Tickets per vehicle make, as written."""
-    return _count_by(ctx.inputs.tickets, "vehicle_make").orderBy(*_by_count("vehicle_make"))
+    return _by_tickets(_sum_by(ctx, MAKES, *MAKES), *MAKES)
 
 
-def tickets_by_body_type(ctx: TableContext) -> DataFrame:
+def tickets_by_body_type(ctx: TableContext) -> Rows:
     """Tickets per vehicle body type, as written."""
-    return _count_by(ctx.inputs.tickets, "vehicle_body_type").orderBy(
-        *_by_count("vehicle_body_type")
-    )
+    return _by_tickets(_sum_by(ctx, BODY_TYPES, *BODY_TYPES), *BODY_TYPES)
 
 
-def _cells(frame: DataFrame, cell_deg: float) -> DataFrame:
-    return frame.select(
-        F.floor(F.col("latitude") / cell_deg).alias("lat_cell"),
-        F.floor(F.col("longitude") / cell_deg).alias("lon_cell"),
-    )
-
-
-def violations_by_position(ctx: TableContext) -> DataFrame:
+def violations_by_position(ctx: TableContext) -> Rows:
     """Historical tickets and live violations per grid cell (for the map); cell centres in degrees."""
     cell = ctx.position_cell_deg
-    historical = _count_by(_cells(ctx.inputs.tickets, cell), "lat_cell", "lon_cell")
-    live = (
-        _cells(ctx.inputs.violations, cell)
-        .groupBy("lat_cell", "lon_cell")
-        .agg(F.count(F.lit(1)).alias("drone_violations"))
-    )
-    joined = historical.alias("h").join(
-        live.alias("l"),
-        F.col("h.lat_cell").eqNullSafe(F.col("l.lat_cell"))
-        & F.col("h.lon_cell").eqNullSafe(F.col("l.lon_cell")),
-        "full_outer",
-    )
-    lat_cell = F.coalesce(F.col("h.lat_cell"), F.col("l.lat_cell"))
-    lon_cell = F.coalesce(F.col("h.lon_cell"), F.col("l.lon_cell"))
-    tickets = F.coalesce(F.col("h.tickets"), F.lit(0)).cast("long")
-    drone_violations = F.coalesce(F.col("l.drone_violations"), F.lit(0)).cast("long")
-    return joined.select(
-        ((lat_cell + 0.5) * cell).alias("latitude"),
-        ((lon_cell + 0.5) * cell).alias("longitude"),
-        tickets.alias("tickets"),
-        drone_violations.alias("drone_violations"),
-        (tickets + drone_violations).alias("total"),
-    ).orderBy("latitude", "longitude")
+    historical = _sum_by(ctx, CELLS, *CELLS)
+    live = {
+        (row["lat_cell"], row["lon_cell"]): row["n"]
+        for row in ctx.inputs.violations.select(*_cell_columns(cell))
+        .groupBy(*CELLS)
+        .agg(F.count(F.lit(1)).alias("n"))
+        .collect()
+    }
+
+    def centre(index: int | None) -> float | None:
+        return None if index is None else (index + 0.5) * cell
+
+    rows = [
+        (centre(key[0]), centre(key[1]), historical[key], live.get(key, 0))
+        for key in set(historical) | set(live)
+    ]
+    rows.sort(key=lambda row: ((row[0] is not None, row[0]), (row[1] is not None, row[1])))
+    columns = ["latitude", "longitude", "tickets", "drone_violations", "total"]
+    return Rows(columns, [(*row, row[2] + row[3]) for row in rows])
 
 
 def fleet(ctx: TableContext) -> DataFrame:
