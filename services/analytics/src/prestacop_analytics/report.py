@@ -17,7 +17,6 @@ from prestacop_analytics.config import AnalyticsSettings
 from prestacop_analytics.inputs import ReportInputs, load_inputs
 from prestacop_analytics.store import MANIFEST, ReportStore, new_run_id, write_table
 from prestacop_analytics.tables import (
-    SUMMONS,
     TABLES,
     Rows,
     TableContext,
@@ -91,12 +90,10 @@ def run_report(spark: SparkSession, settings: AnalyticsSettings) -> ReportResult
     store = ReportStore(settings.reports_dir)
     log.info("report run started", extra={"run_id": run_id, "data_dir": str(settings.DATA_DIR)})
     inputs = load_inputs(spark, settings)
-    repeated: DataFrame | None = None
     try:
         load_started = time.perf_counter()
         counts = _input_counts(inputs, settings)
         summary = summarise_tickets(inputs.tickets, settings.POSITION_CELL_DEG)
-        repeated = summary.pop(SUMMONS).cache()
         with ThreadPoolExecutor(settings.PARALLEL_TABLES, thread_name_prefix="counts") as pool:
             collected = pool.map(_collect_dicts, summary.values())
             counts_by = dict(zip(summary, collected, strict=True))
@@ -105,7 +102,7 @@ def run_report(spark: SparkSession, settings: AnalyticsSettings) -> ReportResult
             spark=spark,
             inputs=inputs,
             counts=counts_by,
-            repeated=repeated,
+            quarantined_records=counts["quarantine"]["rows"],
             top_repeated_summons=settings.TOP_REPEATED_SUMMONS,
             position_cell_deg=settings.POSITION_CELL_DEG,
         )
@@ -138,8 +135,7 @@ def run_report(spark: SparkSession, settings: AnalyticsSettings) -> ReportResult
             (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     finally:
         inputs.unpersist()
-        if repeated is not None:
-            repeated.unpersist()
+
     result = ReportResult(run_id=run_id, folder=store.root / run_id, manifest=manifest)
     log.info(
         "report published",

@@ -28,9 +28,8 @@ class TableContext:
     spark: SparkSession
     inputs: ReportInputs
     counts: Mapping[tuple[str, ...], list[dict[str, Any]]]
-    """The collected ticket counts by ``ZONES``, ``DATES`` and ``PRECINCTS``."""
-    repeated: DataFrame
-    """The counts by ``SUMMONS`` (repeated summons numbers only), cached."""
+    """The collected ticket counts by each key of :data:`SUMMARY_KEYS`."""
+    quarantined_records: int
     top_repeated_summons: int
     position_cell_deg: float
 
@@ -75,7 +74,7 @@ SUMMARY_KEYS: tuple[tuple[str, ...], ...] = (
 
 
 def summarise_tickets(tickets: DataFrame, cell_deg: float) -> dict[tuple[str, ...], DataFrame]:
-    """Count the tickets by each key of :data:`SUMMARY_KEYS` (to be cached by the caller).
+    """Count the tickets by each key of :data:`SUMMARY_KEYS` (small: collected by the caller).
 
     Several tables are small aggregates of the same counts (tickets by code and zone give
     the top codes, the estimated fines and two data-quality metrics), so each is grouped from
@@ -373,13 +372,13 @@ def quarantine_by_reason(ctx: TableContext) -> DataFrame:
     )
 
 
-def repeated_summons_numbers(ctx: TableContext) -> DataFrame:
+def repeated_summons_numbers(ctx: TableContext) -> Rows:
     """The summons numbers stored more than once, most copies first (top N)."""
-    return (
-        ctx.repeated.select(SUMMONS_KEY, F.col("tickets").alias("copies"))
-        .orderBy(F.col("copies").desc(), SUMMONS_KEY)
-        .limit(ctx.top_repeated_summons)
+    rows = sorted(
+        ((row[SUMMONS_KEY], row["tickets"]) for row in ctx.counts[SUMMONS]),
+        key=lambda row: (-row[1], row[0] is not None, row[0]),
     )
+    return Rows([SUMMONS_KEY, "copies"], rows[: ctx.top_repeated_summons])
 
 
 def data_quality(ctx: TableContext) -> Rows:
@@ -391,9 +390,7 @@ def data_quality(ctx: TableContext) -> Rows:
         return sum(row["tickets"] for row in rows if where(row))
 
     # weekday is null exactly when the issue date is unparseable
-    repeated = ctx.repeated.agg(
-        F.count(F.lit(1)).alias("numbers"), F.sum(F.col("tickets") - 1).alias("copies")
-    ).first()
+    repeated = ctx.counts[SUMMONS]
     metrics = {
         "tickets_stored": tickets(dates, lambda _: True),
         "violation_time_unparseable": tickets(dates, lambda r: r["hour"] is None),
@@ -407,9 +404,9 @@ def data_quality(ctx: TableContext) -> Rows:
             zones, lambda r: r["violation_code"] is not None and r["violation_code"] not in codes
         ),
         "county_unknown": tickets(precincts, lambda r: r["borough"] is None),
-        "repeated_summons_numbers": int(repeated["numbers"] or 0) if repeated else 0,
-        "extra_ticket_copies": int(repeated["copies"] or 0) if repeated else 0,
-        "quarantined_records": ctx.inputs.quarantine.count(),
+        "repeated_summons_numbers": len(repeated),
+        "extra_ticket_copies": sum(row["tickets"] - 1 for row in repeated),
+        "quarantined_records": ctx.quarantined_records,
     }
     return Rows(["metric", "value"], list(metrics.items()))
 
