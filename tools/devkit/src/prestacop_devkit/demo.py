@@ -31,13 +31,12 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from prestacop_devkit.broker import LocalKafka, free_port
 from prestacop_devkit.jars import ensure_spark_kafka_jars, repo_root
+from prestacop_shared import topics
 
 log = logging.getLogger(__name__)
 
 STORAGE_STOP_TIMEOUT_S = 120.0
-DRONE_TOPICS = ("drone.status", "drone.violations", "drone.alerts")
-COMPACTED_TOPICS = ("nypd.ingest-progress", "alert-mailer.sent")
-OTHER_TOPICS = ("drone.alert-resolutions", "drone.alerts.dlq", "nypd.tickets", "nypd.tickets.dlq")
+DRONE_TOPICS = (topics.DRONE_STATUS, topics.DRONE_VIOLATIONS, topics.DRONE_ALERTS)
 
 
 @dataclass(frozen=True)
@@ -69,10 +68,14 @@ def _bin(name: str) -> str:
 
 def _create_topics(bootstrap: str) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    new = [NewTopic(t, num_partitions=4, replication_factor=1) for t in DRONE_TOPICS + OTHER_TOPICS]
+    new = [
+        NewTopic(t, num_partitions=4, replication_factor=1)
+        for t in topics.ALL_TOPICS
+        if t not in topics.COMPACTED_TOPICS
+    ]
     new += [
         NewTopic(t, num_partitions=1, replication_factor=1, config={"cleanup.policy": "compact"})
-        for t in COMPACTED_TOPICS
+        for t in topics.COMPACTED_TOPICS
     ]
     for future in admin.create_topics(new).values():
         future.result(timeout=30)
@@ -89,7 +92,7 @@ MALFORMED_SAMPLES = (
 def _inject_malformed(bootstrap: str) -> None:
     producer = Producer({"bootstrap.servers": bootstrap})
     for value in MALFORMED_SAMPLES:
-        producer.produce("drone.status", key=b"demo-malformed", value=value)
+        producer.produce(topics.DRONE_STATUS, key=b"demo-malformed", value=value)
     producer.flush(30)
 
 
@@ -346,8 +349,8 @@ def _messages_in(bootstrap: str, topics: tuple[str, ...]) -> dict[str, int]:
 
 def _summary(options: DemoOptions, bootstrap: str, report_dir: Path, resolved: int) -> str:
     workdir = options.workdir.resolve()
-    sent = _messages_in(bootstrap, (*DRONE_TOPICS, "nypd.tickets.dlq"))
-    sent["drone.status"] -= len(MALFORMED_SAMPLES)
+    sent = _messages_in(bootstrap, (*DRONE_TOPICS, topics.NYPD_TICKETS_DLQ))
+    sent[topics.DRONE_STATUS] -= len(MALFORMED_SAMPLES)
     mails = len(list((workdir / "mail" / "new").glob("*"))) + len(
         list((workdir / "mail" / "cur").glob("*"))
     )
@@ -358,11 +361,12 @@ def _summary(options: DemoOptions, bootstrap: str, report_dir: Path, resolved: i
     lines = [
         "",
         "Prestacop demo — summary",
-        f"  drone messages sent      status {sent['drone.status']}, violations "
-        f"{sent['drone.violations']}, alerts {sent['drone.alerts']}",
+        f"  drone messages sent      status {sent[topics.DRONE_STATUS]}, violations "
+        f"{sent[topics.DRONE_VIOLATIONS]}, alerts {sent[topics.DRONE_ALERTS]}",
         f"  emails delivered         {mails} (one per alert; Maildir {workdir / 'mail'})",
         f"  alerts resolved          {resolved} by the demo's operator, through the operator API",
-        f"  bad CSV lines            {sent['nypd.tickets.dlq']} quarantined in nypd.tickets.dlq; "
+        f"  bad CSV lines            {sent[topics.NYPD_TICKETS_DLQ]} quarantined in "
+        f"{topics.NYPD_TICKETS_DLQ}; "
         f"{len(MALFORMED_SAMPLES)} malformed drone messages injected for the quarantine dataset",
         "  rows stored per dataset  "
         + ", ".join(f"{name} {_rows(value)}" for name, value in sorted(inputs.items())),
