@@ -56,12 +56,9 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with KafkaContainer().with_kraft() as container:
             yield container.get_bootstrap_server()
         return
-    from prestacop_devkit.broker import LocalKafka, free_port
+    from prestacop_devkit.broker import LocalKafka, free_ports
 
-    port = free_port()
-    controller_port = free_port()
-    while controller_port == port:
-        controller_port = free_port()
+    port, controller_port = free_ports(2)
     broker = LocalKafka(
         tmp_path_factory.mktemp("kafka"), port=port, controller_port=controller_port
     )

@@ -7,33 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from prestacop_devkit.broker import LocalKafka, free_port
-from prestacop_devkit.exceptions import MavenNotFoundError
+from prestacop_devkit.broker import LocalKafka, free_ports
 from prestacop_devkit.jars import ensure_kafka_jars, ensure_spark_kafka_jars
 
 
 @pytest.fixture(scope="session")
 def devkit_jars() -> tuple[Path, list[Path]]:
-    """Fetch (once, cached) the Kafka and Spark connector jars; skip if Maven is missing."""
-    try:
-        return ensure_kafka_jars(), ensure_spark_kafka_jars()
-    except MavenNotFoundError as missing:
-        pytest.skip(str(missing))
-
-
-def two_free_ports() -> tuple[int, int]:
-    """Two distinct free ports (``free_port`` may hand back the one it just gave)."""
-    port = free_port()
-    controller_port = free_port()
-    while controller_port == port:
-        controller_port = free_port()
-    return port, controller_port
+    """Fetch (once, cached) the Kafka and Spark connector jars (Maven is required: no skip)."""
+    return ensure_kafka_jars(), ensure_spark_kafka_jars()
 
 
 @pytest.fixture
 def free_port_pair() -> tuple[int, int]:
     """A client port and a controller port for a broker of a test's own."""
-    return two_free_ports()
+    port, controller_port = free_ports(2)
+    return port, controller_port
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +29,7 @@ def local_kafka(
     devkit_jars: tuple[Path, list[Path]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalKafka]:
     """A started single-node broker for the whole test module, stopped at its end."""
-    port, controller_port = two_free_ports()
+    port, controller_port = free_ports(2)
     broker = LocalKafka(
         tmp_path_factory.mktemp("devkit-kafka"), port=port, controller_port=controller_port
     )

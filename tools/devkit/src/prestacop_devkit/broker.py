@@ -54,6 +54,7 @@ __all__ = [
     "PerfResult",
     "consumer_perf_test",
     "free_port",
+    "free_ports",
     "producer_perf_test",
 ]
 
@@ -68,6 +69,22 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_ports(count: int) -> list[int]:
+    """Return ``count`` distinct TCP ports on 127.0.0.1 that nothing listens on right now.
+
+    All sockets stay open until every port is chosen, so the kernel cannot hand one out twice
+    (consecutive :func:`free_port` calls can).
+    """
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _port_in_use(port: int) -> bool:

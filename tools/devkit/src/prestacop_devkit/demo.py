@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import honcho.manager
@@ -29,7 +29,7 @@ import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from prestacop_devkit.broker import LocalKafka, free_port
+from prestacop_devkit.broker import LocalKafka, free_ports
 from prestacop_devkit.jars import ensure_spark_kafka_jars, repo_root
 from prestacop_shared import topics
 
@@ -51,15 +51,20 @@ class DemoOptions:
     alert_probability: float = 0.2
 
 
-@dataclass
+@dataclass(frozen=True)
 class DemoPorts:
-    """Every port the demo listens on (all on 127.0.0.1, all free when chosen)."""
+    """Every port the demo listens on (all on 127.0.0.1, distinct, free when chosen)."""
 
-    kafka: int = field(default_factory=free_port)
-    controller: int = field(default_factory=free_port)
-    smtp: int = field(default_factory=free_port)
-    mailer_api: int = field(default_factory=free_port)
-    dashboard: int = field(default_factory=free_port)
+    kafka: int
+    controller: int
+    smtp: int
+    mailer_api: int
+    dashboard: int
+
+    @classmethod
+    def choose(cls) -> DemoPorts:
+        """Pick five distinct free ports."""
+        return cls(*free_ports(5))
 
 
 def _bin(name: str) -> str:
@@ -396,7 +401,7 @@ def run_demo(options: DemoOptions) -> int:
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    ports = DemoPorts()
+    ports = DemoPorts.choose()
     token = secrets.token_urlsafe(24)
     broker = LocalKafka(workdir / "kafka", port=ports.kafka, controller_port=ports.controller)
     print(f"demo: starting Kafka at 127.0.0.1:{ports.kafka} …", flush=True)  # noqa: T201
