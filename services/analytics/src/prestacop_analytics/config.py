@@ -28,7 +28,9 @@ class AnalyticsSettings(BaseSettings):
         default=None, description="Where reports are written (default: <DATA_DIR>/reports)"
     )
     API_TOKEN: SecretStr | None = Field(
-        default=None, description="Bearer token for POST /api/runs (ANALYTICS_API_TOKEN)"
+        default=None,
+        description="Bearer token for POST /api/runs (ANALYTICS_API_TOKEN); unset, the API and "
+        "dashboard are served read-only and runs cannot be triggered",
     )
     API_TOKEN_FILE: Path | None = Field(
         default=None, description="File holding the token instead (ANALYTICS_API_TOKEN_FILE)"

@@ -166,7 +166,8 @@ def _environment(options: DemoOptions, ports: DemoPorts, token: str) -> dict[str
             "STORAGE_DATA_DIR": str(workdir / "data"),
             "STORAGE_TRIGGER_INTERVAL_S": "10",
             "ANALYTICS_DATA_DIR": str(workdir / "data"),
-            "ANALYTICS_API_TOKEN": token,
+            # No ANALYTICS_API_TOKEN: the dashboard is served read-only, as `make dashboard`
+            # serves it afterwards (the demo computes its report with `prestacop-analytics run`).
             "ANALYTICS_HTTP_PORT": str(ports.dashboard),
         }
     )
@@ -383,7 +384,8 @@ def _summary(options: DemoOptions, bootstrap: str, report_dir: Path, resolved: i
         "",
         f"  report                   {report_dir}",
         f"  CSV datasets             {workdir / 'data'}",
-        "  dashboard                `make dashboard`, then http://127.0.0.1:8090/",
+        "  dashboard                `make dashboard` (read-only, no token needed), then "
+        "http://127.0.0.1:8090/",
         f"  mail                     {workdir / 'mail' / 'new'} (one .eml-style file per email)",
     ]
     return "\n".join(lines)
