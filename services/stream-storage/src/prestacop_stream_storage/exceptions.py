@@ -21,3 +21,7 @@ class CheckpointMismatchError(StreamStorageError):
 
 class QueryFailedError(StreamStorageError):
     """A streaming query stopped with an error."""
+
+
+class KafkaUnavailableError(StreamStorageError):
+    """The broker did not answer while stream-storage prepared its topics."""

@@ -42,7 +42,12 @@ class QueryRunner:
             failed = [query for query in self._queries if not query.isActive and query.exception()]
             if failed:
                 self._stop_all(gently=False)
-                details = "; ".join(f"{q.name}: {q.exception()}" for q in failed)
+                for query in failed:
+                    logger.debug(
+                        "failed query in full",
+                        extra={"query": query.name, "error": str(query.exception())},
+                    )
+                details = "; ".join(f"{q.name}: {failure_summary(q.exception())}" for q in failed)
                 raise QueryFailedError(f"streaming query failed: {details}")
             if not any(query.isActive for query in self._queries):
                 self._log_progress()
@@ -88,6 +93,27 @@ class QueryRunner:
                     "end_offsets": [source.get("endOffset") for source in progress["sources"]],
                 },
             )
+
+
+_PLAN_MARKER = "\n=== Streaming Query ==="
+_SUMMARY_CHARS = 1_000
+
+
+def failure_summary(error: BaseException | None) -> str:
+    """The reason a query failed, without the plan and offsets Spark appends to it.
+
+    Spark's message holds the cause, then ``=== Streaming Query ===`` and the whole logical
+    plan (tens of KB); the cause alone is kept, cut at ~1,000 characters, on one line.
+
+    Example:
+        >>> failure_summary(RuntimeError("boom: no topic\n=== Streaming Query ===\nplan..."))
+        'boom: no topic'
+    """
+    if error is None:
+        return "unknown error"
+    text = str(error).split(_PLAN_MARKER, 1)[0]
+    text = " ".join(text.split())
+    return text if len(text) <= _SUMMARY_CHARS else text[:_SUMMARY_CHARS] + " …"
 
 
 def _trigger_active(query: StreamingQuery) -> bool:

@@ -12,8 +12,10 @@ from pyspark.sql import SparkSession
 from prestacop_shared.kafka import KafkaSettings
 from prestacop_shared.spark import SparkSettings, build_spark_session
 from prestacop_stream_storage.config import Settings
-from prestacop_stream_storage.queries import start_queries
+from prestacop_stream_storage.datasets import DATASETS
+from prestacop_stream_storage.queries import query_checkpoints, start_queries
 from prestacop_stream_storage.runner import QueryRunner
+from prestacop_stream_storage.sources import ensure_source_topics, report_backlog
 
 logger = logging.getLogger(__name__)
 
@@ -44,22 +46,31 @@ def run(
         handle_signals: make SIGTERM and SIGINT ask for a stop (main thread only).
         stop_requested: an event another thread may set to ask for a stop.
 
+    Before the queries start, the chosen datasets' missing topics are created (or waited for)
+    and each query's backlog is logged (:mod:`prestacop_stream_storage.sources`).
+
     Raises:
+        KafkaUnavailableError: the broker did not answer while preparing the topics.
         CheckpointMismatchError: a checkpoint does not belong to its output folder.
         QueryFailedError: a query failed (the others were stopped).
     """
-    queries = start_queries(spark, settings, kafka, available_now=available_now)
-    runner = QueryRunner(queries, stop_timeout_s=settings.stop_timeout_s)
-    if stop_requested is not None:
-        runner.stop_requested = stop_requested
+    stop = stop_requested if stop_requested is not None else threading.Event()
     if handle_signals:
 
         def ask_to_stop(signum: int, _frame: FrameType | None) -> None:
             logger.info("signal received", extra={"signal": signal.Signals(signum).name})
-            runner.stop_requested.set()
+            stop.set()
 
         signal.signal(signal.SIGTERM, ask_to_stop)
         signal.signal(signal.SIGINT, ask_to_stop)
+    chosen = [DATASETS[name] for name in settings.dataset_names]
+    if not ensure_source_topics(kafka, chosen, stop_requested=stop):
+        logger.info("stopped while waiting for topics")
+        return
+    report_backlog(kafka, query_checkpoints(settings, kafka))
+    queries = start_queries(spark, settings, kafka, available_now=available_now)
+    runner = QueryRunner(queries, stop_timeout_s=settings.stop_timeout_s)
+    runner.stop_requested = stop
     logger.info(
         "storing",
         extra={

@@ -40,6 +40,9 @@ def _rule_failures(rule: FieldRule, value: Column) -> list[Column]:
     failures = []
     if rule.required:
         failures.append(F.when(value.isNull(), F.lit(f"{name}: missing")))
+    if rule.finite:
+        infinite = value.isin(float("inf"), float("-inf"))
+        failures.append(F.when(F.isnan(value) | infinite, F.lit(f"{name}: not a finite number")))
     if rule.lower is not None:
         op, fails = (
             (">=", value < rule.lower) if rule.lower_inclusive else (">", value <= rule.lower)
