@@ -25,3 +25,7 @@ class QueryFailedError(StreamStorageError):
 
 class KafkaUnavailableError(StreamStorageError):
     """The broker did not answer while stream-storage prepared its topics."""
+
+
+class HttpUnavailableError(StreamStorageError):
+    """The /healthz and /metrics server cannot listen where ``STORAGE_HTTP_PORT`` says."""

@@ -23,27 +23,16 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
-from prometheus_client import Gauge
 
 from prestacop_shared import topics
 from prestacop_shared.datasets import Dataset
 from prestacop_shared.kafka import KafkaSettings
 from prestacop_shared.topic_admin import TopicCreationError, ensure_topics
 from prestacop_stream_storage.exceptions import KafkaUnavailableError
+from prestacop_stream_storage.metrics import StorageMetrics
 from prestacop_stream_storage.progress import committed_end_offsets
 
 logger = logging.getLogger(__name__)
-
-BACKLOG_OFFSETS = Gauge(
-    "prestacop_storage_backlog_offsets",
-    "Kafka offsets a query had still to read when stream-storage started",
-    ["query", "topic"],
-)
-EXPIRED_OFFSETS = Gauge(
-    "prestacop_storage_expired_offsets",
-    "Kafka offsets deleted by retention before a query stored them (seen at start)",
-    ["query", "topic"],
-)
 
 
 def ensure_source_topics(
@@ -137,7 +126,10 @@ def query_backlog(
 
 
 def report_backlog(
-    kafka: KafkaSettings, queries: Iterable[tuple[str, str, Path]], timeout_s: float = 30.0
+    kafka: KafkaSettings,
+    queries: Iterable[tuple[str, str, Path]],
+    metrics: StorageMetrics,
+    timeout_s: float = 30.0,
 ) -> list[Backlog]:
     """Log and export the backlog of each ``(query name, full topic, checkpoint)``.
 
@@ -152,8 +144,8 @@ def report_backlog(
             logger.warning("cannot measure backlog", extra={"query": query, "error": str(error)})
             continue
         backlog = query_backlog(query, topic, checkpoint, marks)
-        BACKLOG_OFFSETS.labels(query, topic).set(backlog.behind)
-        EXPIRED_OFFSETS.labels(query, topic).set(backlog.expired)
+        metrics.backlog_offsets.labels(query, topic).set(backlog.behind)
+        metrics.expired_offsets.labels(query, topic).set(backlog.expired)
         context = {
             "query": query,
             "topic": topic,
