@@ -51,7 +51,7 @@ def test_emailed_mark_survives_reopening(tmp_path: Path) -> None:
     store.close()
 
     reopened = AlertStore.open(tmp_path / "s.sqlite3")
-    assert reopened.was_emailed(alert.alert_id)
+    assert reopened.send_record(alert.alert_id).emailed
     stored = reopened.get(alert.alert_id)
     assert stored is not None and stored.source == "t/0/1" and stored.alert == alert
 

@@ -227,14 +227,6 @@ class AlertStore:
             )
             return cursor.rowcount == 1
 
-    def was_emailed(self, alert_id: str) -> bool:
-        """Whether an SMTP server has already accepted the email for this alert."""
-        with self._lock:
-            row = self._connection.execute(
-                "SELECT emailed_at FROM alerts WHERE alert_id = ?", (alert_id,)
-            ).fetchone()
-        return row is not None and row[0] is not None
-
     def send_record(self, alert_id: str) -> SendRecord:
         """The send journal of an alert (all false for an alert never recorded)."""
         with self._lock:
