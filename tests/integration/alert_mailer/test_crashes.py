@@ -59,8 +59,8 @@ def test_sigkill_at_random_points_mails_every_alert_once(
 ) -> None:
     """Random SIGKILLs; the only duplicate the design admits is the documented window.
 
-    A kill between "DATA started" fsync'd and "accepted" fsync'd (the server's reply time plus
-    an fsync, about a millisecond here) sends that one alert again after restart, with the same
+    A kill between "DATA started" fsync'd and "accepted" fsync'd (the transfer, the server's
+    reply and an fsync: a few milliseconds here) sends that one alert again after restart, with the same
     Message-ID and marked as a possible duplicate. The test allows exactly that and nothing
     else: at most one extra copy per kill, of the last mail accepted before it, marked.
     """

@@ -23,13 +23,15 @@ Per message, in this order:
 
 A crash before DATA re-sends after restart (the mail was never taken: nothing lost). A crash
 between 5 and 8 redelivers the alert, and step 3 skips it. The one window for a second email is
-the reply to the end of DATA: from "DATA started" on disk to "emailed" on disk, i.e. the time the
-server takes to answer (about a millisecond for a local server, and the mailer waits
-``MAILER_SMTP_DATA_TIMEOUT_S`` for it) plus one fsync. If the mailer dies there, or the
-connection drops, or the reply never comes, the alert is mailed again with the same
-deterministic ``Message-ID`` (``<alert-{alert_id}@prestacop>``) and the possible-duplicate
-header, so that mail systems and people can fold the copies; ``alert_mailer_sends_in_doubt``
-counts these sends and ``alert_mailer_in_doubt_window_seconds`` measures the window.
+DATA itself: from "DATA started" on disk to "emailed" on disk, i.e. the transfer of the message,
+the time the server takes to answer (the mailer waits ``MAILER_SMTP_DATA_TIMEOUT_S`` for it) and
+one fsync; a few milliseconds with a local aiosmtpd (mean 6.7 ms over 300 mails on a loaded
+2-core machine). If the mailer dies there, or the connection drops, or the reply never comes,
+the alert is mailed again (at most ``MAILER_SMTP_IN_DOUBT_ATTEMPTS`` sends in doubt, then it is
+dead-lettered) with the same deterministic ``Message-ID`` (``<alert-{alert_id}@prestacop>``)
+and the possible-duplicate header, so that mail systems and people can fold the copies;
+``alert_mailer_sends_in_doubt`` counts these sends and ``alert_mailer_in_doubt_window_seconds``
+measures the window.
 
 Why SQLite rather than a compacted Kafka topic (``alert-mailer.sent``): the record must be
 durable *before* the offset commit and cheap to check per alert; a local fsync'd SQLite write is
