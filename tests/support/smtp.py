@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -77,3 +80,73 @@ class RecordingSMTPServer:
             time.sleep(0.1)
         time.sleep(settle_s)
         return self.snapshot()
+
+
+Reply = Callable[[EmailMessage, int], str]
+
+
+def accept_all(_message: EmailMessage, _attempt: int) -> str:
+    """The reply of a server that takes every mail."""
+    return "250 Message accepted for delivery"
+
+
+class _Scripted:
+    def __init__(self, owner: ScriptedSMTPServer) -> None:
+        self._owner = owner
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd hook
+        self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any
+    ) -> str:
+        reply = self._owner.rcpt_reply(address)
+        if reply.startswith("250"):
+            envelope.rcpt_tos.append(address)
+        return reply
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd hook
+        self, _server: Any, _session: Any, envelope: Any
+    ) -> str:
+        owner = self._owner
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        attempt = owner._count_attempt(message)
+        reply = owner.data_reply(message, attempt)
+        if reply.startswith("250"):
+            owner._record(message, list(envelope.rcpt_tos))
+        delay_s = owner.data_delay_s(message, attempt)
+        while owner.hold_reply.is_set():
+            owner.reply_held.set()
+            await asyncio.sleep(0.01)
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
+        return reply
+
+
+class ScriptedSMTPServer(RecordingSMTPServer):
+    """A recording aiosmtpd whose replies a test scripts, per message and attempt.
+
+    ``data_reply(message, attempt)`` answers the end of DATA (a ``250`` reply records the mail
+    first, as a real server commits it to its queue before answering); ``data_delay_s`` delays
+    that answer; ``hold_reply`` (an event) holds it after the mail was recorded, for as long as
+    it is set; ``rcpt_reply(address)`` answers each RCPT. ``attempts`` counts the DATA ends per
+    ``Message-ID``.
+    """
+
+    def __init__(self, port: int, mail_dir: Path) -> None:
+        super().__init__(port, mail_dir)
+        self.data_reply: Reply = accept_all
+        self.data_delay_s: Callable[[EmailMessage, int], float] = lambda _m, _n: 0.0
+        self.rcpt_reply: Callable[[str], str] = lambda _address: "250 OK"
+        self.hold_reply = threading.Event()
+        self.reply_held = threading.Event()
+        self.attempts: Counter[str] = Counter()
+
+    def _count_attempt(self, message: EmailMessage) -> int:
+        with self._lock:
+            self.attempts[str(message["Message-ID"])] += 1
+            return self.attempts[str(message["Message-ID"])]
+
+    def start(self) -> None:
+        """Start listening (idempotent)."""
+        if self._controller is None:
+            self._controller = Controller(_Scripted(self), hostname=self.host, port=self.port)
+            self._controller.start()

@@ -28,13 +28,14 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from prestacop_shared import topics
-from prestacop_shared.events import Alert, AlertReason
+from prestacop_shared.events import Alert, AlertReason, DeadLetter
 from prestacop_shared.kafka import KafkaSettings
-from prestacop_shared.serde import encode
-from tests.support.kafka import create_topics, produce
-from tests.support.smtp import RecordingSMTPServer
+from prestacop_shared.serde import decode, encode
+from tests.support.kafka import consume_all, create_topics, produce
+from tests.support.smtp import RecordingSMTPServer, ScriptedSMTPServer
 
 OPERATOR_TOKEN = "test-operator-token-0123456789abcdef"  # noqa: S105 - test-only token
+AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 MAILER_TOPICS = (
     topics.DRONE_ALERTS,
     topics.DRONE_ALERTS_DLQ,
@@ -238,6 +239,53 @@ def holding_smtp_server(tmp_path: Path) -> Iterator[HoldingSMTPServer]:
     yield server
     server.hold.clear()
     server.stop()
+
+
+@pytest.fixture
+def scripted_smtp_server(tmp_path: Path) -> Iterator[ScriptedSMTPServer]:
+    """A running :class:`ScriptedSMTPServer` (accepts everything until a test scripts it)."""
+    from prestacop_devkit.broker import free_port
+
+    server = ScriptedSMTPServer(free_port(), tmp_path / "scripted-mail")
+    server.start()
+    yield server
+    server.hold_reply.clear()
+    server.stop()
+
+
+def produce_on_one_partition(
+    settings: KafkaSettings, values: list[bytes], key: str = "drone-x"
+) -> None:
+    """Produce raw alert values under one key: one partition, in this order."""
+    produce(settings, settings.topic(topics.DRONE_ALERTS), [(key, value) for value in values])
+
+
+def dead_letters(settings: KafkaSettings, expected: int, idle_s: float = 5.0) -> list[DeadLetter]:
+    """Every dead letter on the alerts DLQ (waits ``idle_s`` after ``expected`` for extras)."""
+    records = consume_all(
+        settings,
+        settings.topic(topics.DRONE_ALERTS_DLQ),
+        expected=expected,
+        timeout_s=60 if expected else 10,
+        idle_s=idle_s,
+    )
+    return [decode(DeadLetter, record.value) for record in records]
+
+
+def stored_alert(mailer: MailerProcess, alert_id: str) -> dict[str, Any]:
+    """The operator API's view of one alert (with the operator token)."""
+    response = httpx.get(f"{mailer.url}/alerts/{alert_id}", headers=AUTH, timeout=5)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def metric(mailer: MailerProcess, name: str) -> float:
+    """One sample of ``/metrics`` (0 when the series is absent)."""
+    for line in httpx.get(f"{mailer.url}/metrics", timeout=5).text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    return 0.0
 
 
 MailerFactory = Callable[..., MailerProcess]

@@ -20,6 +20,8 @@ from tests.support.smtp import RecordingSMTPServer
 
 pytestmark = pytest.mark.integration
 
+POSSIBLE_DUPLICATE = "X-Prestacop-Possible-Duplicate"
+
 
 def _wait_for_count(smtp: RecordingSMTPServer, count: int, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
@@ -57,9 +59,10 @@ def test_sigkill_at_random_points_mails_every_alert_once(
 ) -> None:
     """Random SIGKILLs; the only duplicate the design admits is the documented window.
 
-    A kill between "SMTP server accepted" and "sent record fsync'd" (about a millisecond per mail)
-    sends that one alert again after restart, with the same Message-ID. The test allows exactly
-    that and nothing else: at most one extra copy per kill, of the last mail accepted before it.
+    A kill between "DATA started" fsync'd and "accepted" fsync'd (the transfer, the server's
+    reply and an fsync: a few milliseconds here) sends that one alert again after restart, with the same
+    Message-ID and marked as a possible duplicate. The test allows exactly that and nothing
+    else: at most one extra copy per kill, of the last mail accepted before it, marked.
     """
     rng = random.Random()
     alerts = [make_alert(i) for i in range(200)]
@@ -85,6 +88,9 @@ def test_sigkill_at_random_points_mails_every_alert_once(
     assert set(duplicated) <= set(in_flight_at_kill), (
         f"duplicates outside the accepted-to-recorded window: {duplicated}"
     )
+    for alert_id in duplicated:
+        copies = [m for m in messages if alert_id_of(m) == alert_id]
+        assert [m.get(POSSIBLE_DUPLICATE) for m in copies] == [None, "yes"], alert_id
     print(
         f"kills: {len(in_flight_at_kill)}, duplicates in the documented window: {len(duplicated)}"
     )

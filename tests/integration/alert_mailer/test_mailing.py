@@ -7,6 +7,7 @@ import pytest
 
 from prestacop_shared.kafka import KafkaSettings
 from tests.integration.alert_mailer.harness import (
+    AUTH,
     MailerFactory,
     emails_per_alert,
     make_alert,
@@ -44,10 +45,12 @@ def test_each_alert_gets_one_email_naming_it(
             assert f"{mailer.url}/alerts/{alert.alert_id}/resolve" in part
     assert smtp_server.recipients[0] == ["operators@test.invalid", "duty@test.invalid"]
 
-    listed = httpx.get(f"{mailer.url}/alerts", params={"status": "open", "limit": 1000}).json()
+    listed = httpx.get(
+        f"{mailer.url}/alerts", params={"status": "open", "limit": 1000}, headers=AUTH
+    ).json()
     assert {row["alert_id"] for row in listed} == set(by_id)
     assert all(row["emailed_at"] is not None for row in listed)
     metrics = httpx.get(f"{mailer.url}/metrics").text
     assert "alert_mailer_emails_sent_total 40.0" in metrics
     assert "alert_mailer_open_alerts 40.0" in metrics
-    assert mailer.healthz().json() == {"status": "ok", "problems": []}
+    assert mailer.healthz().json() == {"status": "ok"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -10,9 +12,10 @@ from prestacop_shared.events import AlertResolution, Violation, ViolationSource
 from prestacop_shared.kafka import KafkaSettings
 from prestacop_shared.serde import decode
 from tests.integration.alert_mailer.harness import (
-    OPERATOR_TOKEN,
+    AUTH,
     MailerFactory,
     make_alert,
+    metric,
     produce_alerts,
 )
 from tests.support.kafka import consume_all
@@ -20,7 +23,8 @@ from tests.support.smtp import RecordingSMTPServer
 
 pytestmark = pytest.mark.integration
 
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+READ_TOKEN = "test-read-token-0123456789abcdef"  # noqa: S105 - test-only token
+READ_AUTH = {"Authorization": f"Bearer {READ_TOKEN}"}
 
 
 def _violations(settings: KafkaSettings, expected: int) -> list[Violation]:
@@ -76,9 +80,9 @@ def test_resolving_an_alert_publishes_one_operator_violation(
     assert (resolution.alert_id, resolution.operator) == (alert.alert_id, "jdoe")
     assert resolution.violation_event_id == violation.event_id
 
-    open_ids = {a["alert_id"] for a in httpx.get(f"{mailer.url}/alerts?status=open").json()}
-    assert open_ids == {unplated.alert_id}
-    shown = httpx.get(f"{mailer.url}/alerts/{alert.alert_id}").json()
+    listed = httpx.get(f"{mailer.url}/alerts?status=open", headers=AUTH).json()
+    assert {a["alert_id"] for a in listed} == {unplated.alert_id}
+    shown = httpx.get(f"{mailer.url}/alerts/{alert.alert_id}", headers=AUTH).json()
     assert shown["status"] == "resolved" and shown["resolution"]["operator"] == "jdoe"
 
     unplated_resolve = f"{mailer.url}/alerts/{unplated.alert_id}/resolve"
@@ -97,3 +101,38 @@ def test_resolving_an_alert_publishes_one_operator_violation(
     )
     assert httpx.get(f"{mailer.url}/docs").status_code == 200
     assert "/alerts/{alert_id}/resolve" in httpx.get(f"{mailer.url}/openapi.json").text
+
+
+def test_reads_need_a_token_and_health_tells_no_internals(
+    kafka_settings: KafkaSettings, smtp_server: RecordingSMTPServer, mailer_factory: MailerFactory
+) -> None:
+    alert = make_alert(3)
+    mailer = mailer_factory(smtp_server, MAILER_READ_TOKEN=READ_TOKEN).start()
+    produce_alerts(kafka_settings, [alert])
+    smtp_server.wait_for(1, timeout_s=120, settle_s=0)
+    one = f"{mailer.url}/alerts/{alert.alert_id}"
+
+    for url in (f"{mailer.url}/alerts", one, f"{mailer.url}/alerts/unknown"):
+        anonymous = httpx.get(url)
+        assert anonymous.status_code == 401, anonymous.text
+        assert anonymous.headers["WWW-Authenticate"] == "Bearer"
+        assert alert.plate_id not in anonymous.text
+        assert httpx.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert httpx.get(one, headers=READ_AUTH).json()["plate_id"] == alert.plate_id
+    assert httpx.get(one, headers=AUTH).json()["plate_id"] == alert.plate_id
+    assert httpx.get(f"{mailer.url}/alerts/unknown", headers=READ_AUTH).status_code == 404
+    read_token_write = httpx.post(
+        f"{one}/resolve", json={"violation_code": 21, "operator": "x"}, headers=READ_AUTH
+    )
+    assert read_token_write.status_code == 401
+    assert mailer.healthz().json() == {"status": "ok"}
+
+    smtp_server.stop()
+    produce_alerts(kafka_settings, [make_alert(4)])  # its send fails: SMTP is degraded
+    deadline = time.monotonic() + 60
+    while (health := mailer.healthz()).status_code != 503:
+        assert time.monotonic() < deadline, "/healthz never said degraded"
+        time.sleep(0.5)
+    assert health.json() == {"status": "degraded"}
+    assert smtp_server.host not in health.text and "SMTP" not in health.text
+    assert metric(mailer, 'alert_mailer_component_degraded{component="smtp"}') == 1.0

@@ -44,10 +44,8 @@ def test_smtp_outage_delays_but_delivers_every_alert_once(
     assert received_when_stopped < len(first) + len(during)
     degraded = [body for code, body in health_seen if code == 503]
     assert degraded, f"/healthz never said degraded during the outage: {health_seen}"
-    assert degraded[-1]["status"] == "degraded"
-    problems = degraded[-1]["problems"]
-    assert isinstance(problems, list) and problems[0]["component"] == "smtp"
-    assert "SMTP send failed" in problems[0]["detail"]
+    assert degraded[-1] == {"status": "degraded"}
+    assert "SMTP send failed" in mailer.log_path.read_text()  # the reason: logs, not /healthz
 
     deadline = time.monotonic() + 30
     while mailer.healthz().status_code != 200:

@@ -56,3 +56,14 @@ def test_secrets_are_read_from_files(tmp_path: Path) -> None:
 def test_username_without_password_is_refused() -> None:
     with pytest.raises(ValueError, match="MAILER_SMTP_PASSWORD"):
         MailerSettings(mail_to="a@x.org", operator_token=TOKEN, smtp_username="mailer")
+
+
+def test_read_token_is_optional_from_a_file_and_never_a_placeholder(tmp_path: Path) -> None:
+    assert MailerSettings(mail_to="a@x.org", operator_token=TOKEN).read_token_value() is None
+    (tmp_path / "read").write_text("a-read-only-token-0123456789\n")
+    settings = MailerSettings(
+        mail_to="a@x.org", operator_token=TOKEN, read_token_file=tmp_path / "read"
+    )
+    assert settings.read_token_value() == "a-read-only-token-0123456789"
+    with pytest.raises(ValueError, match="MAILER_READ_TOKEN"):
+        MailerSettings(mail_to="a@x.org", operator_token=TOKEN, read_token="changeme")  # noqa: S106

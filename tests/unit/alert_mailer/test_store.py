@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from prestacop_alert_mailer.resolve import resolution_event_id, violation_event_id
-from prestacop_alert_mailer.store import AlertStatus, AlertStore
+from prestacop_alert_mailer.store import (
+    AlertStatus,
+    AlertStore,
+    DeliveryStatus,
+    PendingDeadLetter,
+    SendRecord,
+)
 from prestacop_shared.events import Alert, AlertReason, AlertResolution, Violation
 
 pytestmark = pytest.mark.unit
@@ -44,7 +51,7 @@ def test_emailed_mark_survives_reopening(tmp_path: Path) -> None:
     store.close()
 
     reopened = AlertStore.open(tmp_path / "s.sqlite3")
-    assert reopened.was_emailed(alert.alert_id)
+    assert reopened.send_record(alert.alert_id).emailed
     stored = reopened.get(alert.alert_id)
     assert stored is not None and stored.source == "t/0/1" and stored.alert == alert
 
@@ -66,3 +73,39 @@ def test_first_resolution_stands_and_closes_the_alert(tmp_path: Path) -> None:
     assert open_ids == {alerts[1].alert_id, alerts[2].alert_id}
     (resolved,) = store.list_alerts(AlertStatus.RESOLVED)
     assert resolved.status is AlertStatus.RESOLVED
+
+
+def test_send_journal_survives_reopening_and_old_files_are_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE alerts (alert_id TEXT PRIMARY KEY, payload TEXT NOT NULL, "
+        "drone_id TEXT NOT NULL, emitted_at TEXT NOT NULL, received_at TEXT NOT NULL, "
+        "source TEXT NOT NULL, emailed_at TEXT, message_id TEXT);"
+    )
+    old.close()
+    in_doubt, refused, failed = _alert(1), _alert(2), _alert(3)
+    store = AlertStore.open(path)
+    for alert in (in_doubt, refused, failed):
+        store.record_alert(alert, source="t/0/1")
+    store.mark_data_started(in_doubt.alert_id)
+    store.mark_data_started(refused.alert_id)
+    store.mark_emailed(refused.alert_id, "<m>", {"b@x.org": "550 no"})
+    assert store.dead_letter_alert(failed.alert_id, "554 no", event_id="e1", key=b"k", value=b"v")
+    assert not store.save_dead_letter("e1", b"k", b"v2", "t/0/3")
+    store.close()
+
+    store = AlertStore.open(path)
+    assert store.send_record(in_doubt.alert_id) == SendRecord(False, False, True, 0)
+    assert store.note_in_doubt(in_doubt.alert_id) == 1
+    assert store.send_record(in_doubt.alert_id) == SendRecord(False, False, False, 1)
+    assert store.send_record(refused.alert_id) == SendRecord(True, False, False, 0)
+    stored = store.get(refused.alert_id)
+    assert stored is not None and stored.refused_recipients == {"b@x.org": "550 no"}
+    assert store.send_record(failed.alert_id).dead_lettered
+    failed_view = store.get(failed.alert_id)
+    assert failed_view is not None and failed_view.delivery is DeliveryStatus.DEAD_LETTERED
+    assert failed_view.failure == "554 no"
+    assert store.pending_dead_letters() == [PendingDeadLetter("e1", b"k", b"v", "t/0/1")]
+    store.mark_dead_letter_delivered("e1")
+    assert store.pending_dead_letters() == [] and store.count_pending_dead_letters() == 0

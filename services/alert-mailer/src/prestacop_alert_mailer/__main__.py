@@ -39,7 +39,7 @@ def run(
         raise typer.Exit(2) from None
     configure_logging(settings.log_level)
     if check_config:
-        shown = settings.model_dump(exclude={"smtp_password", "operator_token"})
+        shown = settings.model_dump(exclude={"smtp_password", "operator_token", "read_token"})
         for name, value in shown.items():
             typer.echo(f"MAILER_{name.upper()}={value}")
         typer.echo(f"KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap_servers}")

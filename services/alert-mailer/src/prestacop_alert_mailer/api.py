@@ -1,12 +1,13 @@
 """The operator API: list open alerts, look at one, resolve it with a violation code.
 
-Reads are open; every write needs ``Authorization: Bearer <MAILER_OPERATOR_TOKEN>``. Also serves
-``/healthz`` (503 with the reasons while degraded) and ``/metrics`` (Prometheus).
+Alerts hold plates and positions: reads need ``Authorization: Bearer <token>`` with the operator
+token or the read-only ``MAILER_READ_TOKEN``; writes need the operator token. Also serves
+``/healthz`` (``ok``, or 503 ``degraded``; the reasons go to the logs and ``/metrics``, not to
+anonymous callers) and ``/metrics`` (Prometheus: counters, no alert data).
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -14,10 +15,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, status
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, field_validator
 
+from prestacop_alert_mailer.auth import BearerTokens
 from prestacop_alert_mailer.compose import map_url
 from prestacop_alert_mailer.exceptions import (
     MissingPlate,
@@ -28,7 +29,13 @@ from prestacop_alert_mailer.exceptions import (
 from prestacop_alert_mailer.health import Health
 from prestacop_alert_mailer.metrics import MailerMetrics
 from prestacop_alert_mailer.resolve import Decision, Resolver
-from prestacop_alert_mailer.store import AlertStatus, AlertStore, PendingResolution, StoredAlert
+from prestacop_alert_mailer.store import (
+    AlertStatus,
+    AlertStore,
+    DeliveryStatus,
+    PendingResolution,
+    StoredAlert,
+)
 from prestacop_shared.events import AlertReason
 from prestacop_shared.exceptions import UnknownViolationCode
 from prestacop_shared.violation_codes import load_violation_codes
@@ -81,19 +88,23 @@ class AlertView(BaseModel):
     detail: str
     plate_id: str | None
     received_at: datetime
+    delivery: DeliveryStatus = Field(description="pending, emailed, or dead_lettered")
     emailed_at: datetime | None
     message_id: str | None
+    refused_recipients: dict[str, str] = Field(
+        description="recipients the SMTP server refused while it accepted the email for others"
+    )
+    sends_in_doubt: int = Field(
+        description="sends that got no reply to DATA: that many extra copies may have arrived"
+    )
+    send_failure: str | None = Field(description="why the email was given up (dead-lettered)")
     resolution: ResolutionView | None
 
 
 class HealthView(BaseModel):
-    """``/healthz``: ``ok``, or ``degraded`` with the reasons."""
+    """``/healthz``: ``ok`` or ``degraded`` (the reasons are in the logs and ``/metrics``)."""
 
     status: str
-    problems: list[dict[str, str]]
-
-
-_bearer = HTTPBearer(auto_error=False, description="MAILER_OPERATOR_TOKEN")
 
 
 def _resolution_view(pending: PendingResolution) -> ResolutionView:
@@ -126,8 +137,12 @@ def _alert_view(stored: StoredAlert) -> AlertView:
         detail=alert.detail,
         plate_id=alert.plate_id,
         received_at=stored.received_at,
+        delivery=stored.delivery,
         emailed_at=stored.emailed_at,
         message_id=stored.message_id,
+        refused_recipients=stored.refused_recipients or {},
+        sends_in_doubt=stored.sends_in_doubt,
+        send_failure=stored.failure,
         resolution=(_resolution_view(resolution) if resolution and resolution.published else None),
     )
 
@@ -139,9 +154,13 @@ def create_app(
     health: Health,
     metrics: MailerMetrics,
     operator_token: str,
+    read_token: str | None = None,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
-    """Build the operator API around the mailer's state."""
+    """Build the operator API around the mailer's state.
+
+    ``read_token`` (optional) opens the reads, not the writes; the operator token opens both.
+    """
     app = FastAPI(
         title="Prestacop alert mailer — operator API",
         description="Alerts drones could not classify; resolve them with a DOF violation code.",
@@ -149,19 +168,19 @@ def create_app(
         lifespan=lifespan,
     )
 
-    def require_operator(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> None:
-        if credentials is None or not secrets.compare_digest(
-            credentials.credentials.encode(), operator_token.encode()
-        ):
-            raise HTTPException(
-                status_code=status.HTTP_401_UNAUTHORIZED,
-                detail="a valid operator bearer token is required",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+    require_operator = BearerTokens(operator_token)
+    require_reader = BearerTokens(operator_token, *([read_token] if read_token else []))
+    unauthorized: dict[int | str, dict[str, Any]] = {
+        401: {"description": "missing or invalid bearer token"}
+    }
 
-    @app.get("/alerts", response_model=list[AlertView], tags=["alerts"])
+    @app.get(
+        "/alerts",
+        response_model=list[AlertView],
+        dependencies=[Depends(require_reader)],
+        responses={**unauthorized},
+        tags=["alerts"],
+    )
     def list_alerts(
         status_filter: Annotated[AlertStatus | None, Query(alias="status")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -172,7 +191,8 @@ def create_app(
     @app.get(
         "/alerts/{alert_id}",
         response_model=AlertView,
-        responses={404: {"description": "unknown alert"}},
+        dependencies=[Depends(require_reader)],
+        responses={**unauthorized, 404: {"description": "unknown alert"}},
         tags=["alerts"],
     )
     def get_alert(alert_id: str) -> AlertView:
@@ -188,7 +208,7 @@ def create_app(
         status_code=status.HTTP_201_CREATED,
         dependencies=[Depends(require_operator)],
         responses={
-            401: {"description": "missing or invalid bearer token"},
+            **unauthorized,
             404: {"description": "unknown alert"},
             409: {"description": "already resolved; the body holds the standing resolution"},
             422: {"description": "unknown violation code, or a plate is needed"},
@@ -227,13 +247,10 @@ def create_app(
         tags=["operations"],
     )
     def healthz() -> JSONResponse:
-        """``ok`` while SMTP accepts mail and the consumer runs; 503 with the reasons otherwise."""
-        problems = [
-            {"component": p.component, "detail": p.detail, "since": p.since.isoformat()}
-            for p in health.problems()
-        ]
-        view = HealthView(status="degraded" if problems else "ok", problems=problems)
-        code = status.HTTP_503_SERVICE_UNAVAILABLE if problems else status.HTTP_200_OK
+        """``ok`` while SMTP accepts mail and the consumer runs; 503 ``degraded`` otherwise."""
+        degraded = not health.healthy
+        view = HealthView(status="degraded" if degraded else "ok")
+        code = status.HTTP_503_SERVICE_UNAVAILABLE if degraded else status.HTTP_200_OK
         return JSONResponse(status_code=code, content=view.model_dump())
 
     @app.get("/metrics", tags=["operations"], response_class=Response)

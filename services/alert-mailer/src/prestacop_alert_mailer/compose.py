@@ -33,6 +33,7 @@ _REASON_TEXT = {
     AlertReason.LOW_CONFIDENCE: "low confidence",
 }
 _MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._\-]")
+POSSIBLE_DUPLICATE_HEADER = "X-Prestacop-Possible-Duplicate"
 
 
 @cache
@@ -48,6 +49,15 @@ def _templates() -> Environment:
 def message_id_for(alert_id: str) -> str:
     """The ``Message-ID`` of an alert's email: derived from the alert id only."""
     return f"<alert-{_MESSAGE_ID_UNSAFE.sub('_', alert_id)}@prestacop>"
+
+
+def mark_possible_duplicate(message: EmailMessage) -> None:
+    """Flag a copy sent after an earlier send of the same email may have been delivered.
+
+    Same ``Message-ID`` as every copy; the header tells a person (or a filter) why two came.
+    """
+    if POSSIBLE_DUPLICATE_HEADER not in message:
+        message[POSSIBLE_DUPLICATE_HEADER] = "yes"
 
 
 def map_url(latitude: float, longitude: float) -> str:

@@ -1,8 +1,8 @@
 """Settings of the alert mailer, from the environment (prefix ``MAILER_``).
 
-Secrets come either from a variable (``MAILER_SMTP_PASSWORD``, ``MAILER_OPERATOR_TOKEN``) or from
-a file (``..._FILE``, e.g. a Docker secret); the mailer refuses to start on an empty or
-placeholder operator token. Kafka is configured by :class:`prestacop_shared.kafka.KafkaSettings`
+Secrets come either from a variable (``MAILER_SMTP_PASSWORD``, ``MAILER_OPERATOR_TOKEN``,
+``MAILER_READ_TOKEN``) or from a file (``..._FILE``, e.g. a Docker secret); the mailer refuses to
+start on an empty or placeholder operator token (or a placeholder read token). Kafka is configured by :class:`prestacop_shared.kafka.KafkaSettings`
 (prefix ``KAFKA_``).
 
 Example:
@@ -37,7 +37,29 @@ class MailerSettings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_password_file: Path | None = None
-    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    smtp_timeout_s: float = Field(
+        default=10.0, gt=0, description="connect and every SMTP command but the end of DATA"
+    )
+    smtp_data_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        description=(
+            "wait for the reply to the end of DATA (RFC 5321 4.5.3.2.6 says 10 minutes): the "
+            "server may have taken the mail, so giving up early risks a second copy"
+        ),
+    )
+    smtp_permanent_failure_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="5xx replies to one mail (sender, recipients or content) before it is "
+        "dead-lettered; 4xx and connection errors are retried without end",
+    )
+    smtp_in_doubt_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="sends of one mail that got no reply to the end of DATA (each may have "
+        "been delivered) before it is dead-lettered",
+    )
     retry_initial_s: float = Field(default=0.5, gt=0, description="first SMTP retry delay")
     retry_max_s: float = Field(default=10.0, gt=0, description="cap of the SMTP retry delay")
 
@@ -48,6 +70,10 @@ class MailerSettings(BaseSettings):
 
     operator_token: SecretStr | None = None
     operator_token_file: Path | None = None
+    read_token: SecretStr | None = Field(
+        default=None, description="optional bearer token for reads only (the operator's works too)"
+    )
+    read_token_file: Path | None = None
     public_url: str = Field(
         default="http://localhost:8080", description="base URL of the operator API, for links"
     )
@@ -107,12 +133,21 @@ class MailerSettings(BaseSettings):
                 "the operator API refuses writes without a bearer token"
             )
         check_bearer_token(token, "MAILER_OPERATOR_TOKEN")
+        if self.read_token is None and self.read_token_file is not None:
+            read = read_secret_file(self.read_token_file, "MAILER_READ_TOKEN_FILE")
+            object.__setattr__(self, "read_token", SecretStr(read))
+        if self.read_token is not None:
+            check_bearer_token(self.read_token.get_secret_value().strip(), "MAILER_READ_TOKEN")
         return self
 
     def operator_token_value(self) -> str:
         """The operator bearer token (validated non-empty at start)."""
         assert self.operator_token is not None  # noqa: S101 - guaranteed by _resolve_secrets
         return self.operator_token.get_secret_value().strip()
+
+    def read_token_value(self) -> str | None:
+        """The read-only bearer token, if one is configured."""
+        return self.read_token.get_secret_value().strip() if self.read_token else None
 
     @property
     def state_db(self) -> Path:

@@ -31,3 +31,10 @@ class SendAbandoned(AlertMailerError):
 
 class MissingPlate(AlertMailerError):
     """The alert has no readable plate and the operator did not give one."""
+
+
+class SendFailed(AlertMailerError):
+    """The email will not be sent: refused permanently (5xx) or in doubt too many times.
+
+    ``reason`` holds the SMTP server's reply; the alert goes to the dead-letter topic with it.
+    """

@@ -1,8 +1,13 @@
-"""What ``/healthz`` reports: the mailer is healthy while SMTP accepts mail and the consumer runs."""
+"""What ``/healthz`` reports: the mailer is healthy while SMTP accepts mail and the consumer runs.
+
+The details (which component, why) stay inside the process: logs and ``/metrics``; ``/healthz``
+itself only says ok or degraded.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,9 +26,11 @@ class Problem:
 class Health:
     """Thread-safe record of the problems components report (and clear when they recover)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[str, bool], None] = lambda _c, _d: None) -> None:
+        """``on_change(component, degraded)`` runs on every report (e.g. to set a gauge)."""
         self._lock = threading.Lock()
         self._problems: dict[str, Problem] = {}
+        self._on_change = on_change
 
     def degrade(self, component: str, detail: str) -> None:
         """Report that ``component`` fails; keeps the first ``since`` while it keeps failing."""
@@ -31,11 +38,13 @@ class Health:
             previous = self._problems.get(component)
             since = previous.since if previous else utc_now()
             self._problems[component] = Problem(component, detail, since)
+        self._on_change(component, True)
 
     def recover(self, component: str) -> None:
         """Report that ``component`` works again."""
         with self._lock:
             self._problems.pop(component, None)
+        self._on_change(component, False)
 
     def problems(self) -> list[Problem]:
         """The current problems, by component name."""

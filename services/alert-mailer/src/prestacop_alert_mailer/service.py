@@ -26,7 +26,7 @@ from prestacop_alert_mailer.health import Health
 from prestacop_alert_mailer.metrics import MailerMetrics
 from prestacop_alert_mailer.publisher import ResolutionPublisher
 from prestacop_alert_mailer.resolve import Resolver
-from prestacop_alert_mailer.sender import SmtpSender
+from prestacop_alert_mailer.sender import SMTP_COMPONENT, SmtpSender
 from prestacop_alert_mailer.store import AlertStore
 from prestacop_shared.kafka import KafkaSettings
 
@@ -43,8 +43,13 @@ class MailerService:
         self.settings = settings
         self.kafka = kafka
         self.store = AlertStore.open(settings.state_db)
-        self.health = Health()
-        self.metrics = MailerMetrics(open_alerts=self.store.count_open)
+        self.metrics = MailerMetrics(
+            open_alerts=self.store.count_open,
+            pending_dead_letters=self.store.count_pending_dead_letters,
+        )
+        self.health = Health(on_change=self._show_health)
+        for component in (SMTP_COMPONENT, CONSUMER_COMPONENT):
+            self._show_health(component, False)
         self._stop = threading.Event()
         self.publisher = ResolutionPublisher(kafka, f"{settings.group_id}-resolutions")
         self.consumer = AlertConsumer(
@@ -64,6 +69,7 @@ class MailerService:
             health=self.health,
             metrics=self.metrics,
             operator_token=settings.operator_token_value(),
+            read_token=settings.read_token_value(),
             lifespan=self._lifespan,
         )
 
@@ -74,6 +80,9 @@ class MailerService:
             yield
         finally:
             self._stop_consumer()
+
+    def _show_health(self, component: str, degraded: bool) -> None:
+        self.metrics.component_degraded.labels(component=component).set(1 if degraded else 0)
 
     def _start_consumer(self) -> None:
         self._thread = threading.Thread(

@@ -221,7 +221,7 @@ def _resolve_some_alerts(ports: DemoPorts, token: str, count: int = 3) -> int:
     resolved = 0
     try:
         with httpx.Client(base_url=base, timeout=10) as client:
-            open_alerts = client.get("/alerts", params={"status": "open"}).json()
+            open_alerts = client.get("/alerts", params={"status": "open"}, headers=headers).json()
             items = (
                 open_alerts.get("alerts", open_alerts)
                 if isinstance(open_alerts, dict)
