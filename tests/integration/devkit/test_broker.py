@@ -7,6 +7,7 @@ topic and leaves the broker running.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import psutil
 import pytest
@@ -139,3 +140,25 @@ def test_perf_tools_report_positive_rates(local_kafka: LocalKafka) -> None:
     consumed = consumer_perf_test(local_kafka.bootstrap_servers, topic, 20_000)
     assert consumed.records == 20_000
     assert consumed.records_per_s > 0
+
+
+def test_a_cluster_id_that_starts_with_a_dash_formats_and_starts(
+    devkit_jars: tuple[object, object],
+    free_port_pair: tuple[int, int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """About one random cluster id in 64 starts with ``-``; the storage tool must not read it
+    as an option (that made a fresh broker fail to start now and then)."""
+    import prestacop_devkit.broker as broker_module
+
+    monkeypatch.setattr(broker_module, "_kafka_uuid", lambda: "-" + "A" * 21)
+    port, controller_port = free_port_pair
+    broker = LocalKafka(tmp_path / "dash", port=port, controller_port=controller_port)
+    try:
+        bootstrap = broker.start(timeout_s=120)
+        topic = _topic("dash")
+        _produce(bootstrap, topic, [b"one"])
+        assert _consume(bootstrap, topic, expected=1) == [b"one"]
+    finally:
+        broker.stop()
