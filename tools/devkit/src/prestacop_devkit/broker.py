@@ -258,8 +258,9 @@ class LocalKafka:
             *self._java(classpath, "256m"),
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            _kafka_uuid(),
+            # One "--opt=value" word: a random id may start with "-", which argparse would
+            # take for an option if it stood alone.
+            f"--cluster-id={_kafka_uuid()}",
             "-c",
             str(self.properties_file),
         ]
