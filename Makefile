@@ -8,6 +8,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEVKIT := $(VENV)/bin/prestacop-devkit
 COMPOSE ?= docker compose
+# The Dockerfiles use RUN --mount=type=cache: BuildKit (the default of Docker 23+, not of 20.10).
+export DOCKER_BUILDKIT ?= 1
 DRONES ?= 10
 PYTEST_ARGS ?=
 
@@ -73,6 +75,18 @@ bench: setup ## Print the benchmark figures (ingestor, storage, analytics, drone
 .PHONY: bench-quick
 bench-quick: setup ## The same benchmarks on smaller inputs (a few minutes)
 	$(PY) benchmarks/run_all.py --quick
+
+.PHONY: docker-compose
+docker-compose: venv ## Docker: install Compose v2 as the CLI plugin, built from the Go module proxy (once)
+	$(DEVKIT) docker-compose
+
+.PHONY: docker-images
+docker-images: jars docker-compose ## Docker: make the base images present; without a registry, build stand-ins (compose/standins)
+	$(DEVKIT) docker-images
+
+.PHONY: test-docker
+test-docker: setup ## Only the docker tests (needs an engine and `make docker-images`)
+	$(VENV)/bin/pytest -m docker tests/docker $(PYTEST_ARGS)
 
 .PHONY: up
 up: ## Docker: start the whole fleet (Kafka, Mailpit, services) and wait until healthy
