@@ -51,7 +51,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         record_timing("spark-cluster + kafka-cluster up to all healthy", time.monotonic() - started)
         yield stack
     finally:
-        stack.compose.stop()  # down --volumes
+        stack.down()
 
 
 def _get(stack: Stack, url: str) -> Any:

@@ -74,7 +74,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         record_timing("make up (build + start) to all healthy", time.monotonic() - started)
         yield stack
     finally:
-        stack.compose.stop()  # down --volumes
+        stack.down()
 
 
 def test_make_up_brings_every_service_up_healthy(stack: Stack) -> None:
