@@ -210,8 +210,17 @@ class Stack:
         )
 
     def down(self) -> None:
-        """Remove the project's containers, networks and volumes (20 s to stop, not 150 s)."""
-        self.run("down", "--volumes", "--remove-orphans", "--timeout", "20", timeout_s=600)
+        """Remove the project's containers, networks, volumes and images (20 s to stop, not 150 s)."""
+        self.run(
+            "down",
+            "--volumes",
+            "--rmi",
+            "local",
+            "--remove-orphans",
+            "--timeout",
+            "20",
+            timeout_s=600,
+        )
 
     def file_done(self, name: str) -> bool:
         """Whether the ingestor has moved ``name`` to ``inbox/done/``."""
