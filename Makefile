@@ -65,7 +65,7 @@ demo: setup ## Run the whole system as local processes (no Docker), then print a
 	$(DEVKIT) demo
 
 .PHONY: dashboard
-dashboard: venv ## Serve the dashboard over the last demo run's data (http://127.0.0.1:8090/)
+dashboard: venv ## Serve the dashboard read-only over the last demo run's data (http://127.0.0.1:8090/)
 	@test -d demo-run/data || { echo "No demo data yet: run make demo first"; exit 1; }
 	ANALYTICS_DATA_DIR=demo-run/data $(VENV)/bin/prestacop-analytics serve
 

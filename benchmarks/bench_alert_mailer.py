@@ -30,13 +30,13 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from prestacop_devkit.broker import LocalKafka, free_port
 from prestacop_shared import topics
 from prestacop_shared.events import Alert, AlertReason
 from prestacop_shared.kafka import KafkaSettings
 from prestacop_shared.serde import encode
+from prestacop_shared.topic_admin import ensure_topics
 
 
 class TimestampingHandler:
@@ -91,12 +91,11 @@ def wait_for(handler: TimestampingHandler, ids: set[str], timeout_s: float) -> N
 def run(bootstrap: str, alerts: int, rate: float, work_dir: Path) -> None:
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix, client_id="bench")
-    admin = AdminClient(kafka.common_config())
-    names = [topics.DRONE_ALERTS, topics.DRONE_ALERTS_DLQ, topics.DRONE_VIOLATIONS]
-    for future in admin.create_topics(
-        [NewTopic(kafka.topic(n), num_partitions=3, replication_factor=1) for n in names]
-    ).values():
-        future.result(30)
+    names = (topics.DRONE_ALERTS, topics.DRONE_ALERTS_DLQ, topics.DRONE_VIOLATIONS)
+    ensure_topics(
+        kafka,
+        topics.topic_plan(names, prefix=prefix, partitions=3, replication_factor=1),
+    )
 
     handler = TimestampingHandler()
     smtp = Controller(handler, hostname="127.0.0.1", port=free_port())

@@ -31,6 +31,7 @@ from pyspark.sql import functions as F  # noqa: E402
 
 from prestacop_analytics.config import AnalyticsSettings  # noqa: E402
 from prestacop_analytics.report import SPARK_CONFIG, run_report  # noqa: E402
+from prestacop_shared.datasets import TICKETS  # noqa: E402
 from prestacop_shared.spark import (  # noqa: E402
     CSV_OPTIONS,
     PARTITION_COLUMN,
@@ -54,7 +55,7 @@ def _rand(column: str, salt: int) -> Column:
 
 
 def generate_stored_tickets(spark: SparkSession, rows: int, out: Path) -> None:
-    """Write ``rows`` stored tickets under ``out/archived_nypd_msg`` with a real file sink."""
+    """Write ``rows`` stored tickets in the tickets folder under ``out`` with a real file sink."""
     staging = out / ".staging"
     schema = stored_schema(HistoricalTicket)
     ticket_fields = {f.name for f in schema.fields} - {
@@ -132,7 +133,7 @@ def generate_stored_tickets(spark: SparkSession, rows: int, out: Path) -> None:
         .partitionBy(PARTITION_COLUMN)
         .option("checkpointLocation", str(out / ".checkpoint"))
         .trigger(availableNow=True)
-        .start(str(out / "archived_nypd_msg"))
+        .start(str(TICKETS.output_dir(out)))
     )
     query.awaitTermination()
     shutil.rmtree(staging)
@@ -181,7 +182,7 @@ def main() -> None:
             duck_s = time.perf_counter() - started
             if not counts["tickets"] == report.manifest["inputs"]["tickets"]["rows"] == rows:
                 raise SystemExit(f"row counts disagree: duckdb {counts}, spark {report.manifest}")
-            results.append((rows, _folder_mb(data / "archived_nypd_msg"), spark_s, duck_s, report))
+            results.append((rows, _folder_mb(TICKETS.output_dir(data)), spark_s, duck_s, report))
     spark.stop()
     print()
     print(

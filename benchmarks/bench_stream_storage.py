@@ -30,13 +30,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from prestacop_devkit.broker import LocalKafka, free_port
 from prestacop_devkit.jars import ensure_spark_kafka_jars
 from prestacop_shared import topics
 from prestacop_shared.kafka import KafkaSettings
 from prestacop_shared.tickets import detect_layout, ticket_from_source_row
+from prestacop_shared.topic_admin import ensure_topics
 from prestacop_stream_storage.datasets import DATASETS
 from prestacop_stream_storage.progress import committed_record_count
 
@@ -129,11 +129,10 @@ def main() -> None:
         service: subprocess.Popen[bytes] | None = None
         try:
             topic = topics.NYPD_TICKETS
-            admin = AdminClient({"bootstrap.servers": bootstrap})
-            created = admin.create_topics(
-                [NewTopic(topic, num_partitions=args.partitions, replication_factor=1)]
+            ensure_topics(
+                KafkaSettings(bootstrap_servers=bootstrap),
+                topics.topic_plan((topic,), partitions=args.partitions, replication_factor=1),
             )
-            created[topic].result(timeout=30)
             data_dir = work / "data"
             log = work / "stream-storage.log"
             env = dict(os.environ)

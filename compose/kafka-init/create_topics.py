@@ -1,10 +1,10 @@
 """Create every Prestacop topic on the compose broker(s), then exit: the ``kafka-init`` one-shot.
 
-The topic list is :data:`prestacop_shared.topics.ALL_TOPICS` (never written here), under
-``KAFKA_TOPIC_PREFIX``; the broker comes from ``KAFKA_BOOTSTRAP_SERVERS`` like every service.
-Data and state topics get ``--partitions`` partitions (12 by default: up to 12 consumers of a
-group can share the load, and ``drone.alerts`` and ``alert-mailer.sent`` stay co-partitioned),
-dead-letter topics ``--dlq-partitions``; state topics are compacted (``cleanup.policy=compact``).
+The topics, their partitions, retention and cleanup policy come from the catalogue
+(:func:`prestacop_shared.topics.topic_plan`, never written here), under ``KAFKA_TOPIC_PREFIX``;
+the broker comes from ``KAFKA_BOOTSTRAP_SERVERS`` like every service. ``--partitions`` and
+``--dlq-partitions`` override the catalogue's counts (12 and 3) for every data/state and
+dead-letter topic respectively.
 
 Running it again is harmless: existing topics are left as they are (a partition count that
 differs from the plan is logged, never changed, because it would move keys between partitions).
@@ -22,53 +22,41 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
 from prestacop_shared import topics
 from prestacop_shared.config import load_settings
 from prestacop_shared.exceptions import ConfigError
 from prestacop_shared.kafka import KafkaSettings
 from prestacop_shared.logs import configure_logging
+from prestacop_shared.topic_admin import TopicCreationError, ensure_topics
+from prestacop_shared.topics import TopicSpec
 
 logger = logging.getLogger("prestacop.kafka_init")
 
 
-@dataclass(frozen=True)
-class TopicSpec:
-    """One topic to create: its full name, partitions, replication and configuration."""
-
-    name: str
-    partitions: int
-    replication_factor: int
-    config: dict[str, str] = field(default_factory=dict)
-
-
 def topic_plan(
-    settings: KafkaSettings, *, partitions: int, dlq_partitions: int, replication_factor: int
+    settings: KafkaSettings,
+    *,
+    partitions: int | None = None,
+    dlq_partitions: int | None = None,
+    replication_factor: int,
 ) -> list[TopicSpec]:
-    """Return the topics of :data:`~prestacop_shared.topics.ALL_TOPICS`, as they should be.
+    """Return every catalogue topic under the settings' prefix, as it should be.
 
     Example:
-        >>> plan = topic_plan(KafkaSettings(topic_prefix="demo."), partitions=12,
-        ...                   dlq_partitions=3, replication_factor=1)
+        >>> plan = topic_plan(KafkaSettings(topic_prefix="demo."), replication_factor=1)
         >>> [(t.name, t.partitions) for t in plan][:1]
         [('demo.drone.status', 12)]
     """
-    common = {"min.insync.replicas": str(min(2, replication_factor))}
-    plan: list[TopicSpec] = []
-    for name in topics.ALL_TOPICS:
-        config = dict(common)
-        count = partitions
-        if name in topics.COMPACTED_TOPICS:
-            config["cleanup.policy"] = "compact"
-        elif name in topics.DEAD_LETTER_TOPICS:
-            count = dlq_partitions
-        plan.append(TopicSpec(settings.topic(name), count, replication_factor, config))
-    return plan
+    return topics.topic_plan(
+        prefix=settings.topic_prefix,
+        partitions=partitions,
+        dlq_partitions=dlq_partitions,
+        replication_factor=replication_factor,
+    )
 
 
 def _wait_for_brokers(admin: AdminClient, needed: int, timeout_s: float) -> None:
@@ -89,44 +77,14 @@ def _wait_for_brokers(admin: AdminClient, needed: int, timeout_s: float) -> None
         time.sleep(2)
 
 
-def create_topics(admin: AdminClient, plan: Sequence[TopicSpec], timeout_s: float) -> list[str]:
-    """Create the missing topics of ``plan``; return the names of topics that do not exist after."""
-    existing = admin.list_topics(timeout=10).topics
-    missing = [spec for spec in plan if spec.name not in existing]
-    for spec in plan:
-        if spec.name in existing and len(existing[spec.name].partitions) != spec.partitions:
-            logger.warning(
-                "topic exists with another partition count; left unchanged",
-                extra={
-                    "topic": spec.name,
-                    "partitions": len(existing[spec.name].partitions),
-                    "planned": spec.partitions,
-                },
-            )
-    if missing:
-        futures = admin.create_topics(
-            [
-                NewTopic(s.name, num_partitions=s.partitions,
-                         replication_factor=s.replication_factor, config=s.config)
-                for s in missing
-            ],
-            request_timeout=timeout_s,
-        )  # fmt: skip
-        for name, future in futures.items():
-            try:
-                future.result(timeout=timeout_s)
-                logger.info("topic created", extra={"topic": name})
-            except KafkaException as error:
-                if error.args[0].name() != "TOPIC_ALREADY_EXISTS":  # created concurrently
-                    logger.error("topic not created", extra={"topic": name, "error": str(error)})
-    present = admin.list_topics(timeout=10).topics
-    return [spec.name for spec in plan if spec.name not in present]
-
-
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--partitions", type=int, default=12, help="data and state topics")
-    parser.add_argument("--dlq-partitions", type=int, default=3, help="dead-letter topics")
+    parser.add_argument(
+        "--partitions", type=int, default=topics.DATA_PARTITIONS, help="data and state topics"
+    )
+    parser.add_argument(
+        "--dlq-partitions", type=int, default=topics.DLQ_PARTITIONS, help="dead-letter topics"
+    )
     parser.add_argument("--replication-factor", type=int, default=1)
     parser.add_argument("--timeout-s", type=float, default=120.0, help="wait for the brokers")
     args = parser.parse_args(argv)
@@ -153,10 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         _wait_for_brokers(admin, args.replication_factor, args.timeout_s)
-        absent = create_topics(admin, plan, args.timeout_s)
-    except (TimeoutError, KafkaException) as error:
+        ensure_topics(admin, plan, args.timeout_s)
+        present = admin.list_topics(timeout=10).topics
+    except (TimeoutError, KafkaException, TopicCreationError) as error:
         logger.error("kafka-init failed", extra={"error": str(error)})
         return 1
+    absent = [spec.name for spec in plan if spec.name not in present]
     if absent:
         logger.error("topics missing", extra={"topics": absent})
         return 1

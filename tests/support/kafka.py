@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from prestacop_shared import topics
 from prestacop_shared.kafka import KafkaSettings
+from prestacop_shared.topic_admin import ensure_topics
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,19 @@ def create_topics(
     partitions: int = 1,
     config: dict[str, str] | None = None,
 ) -> list[str]:
-    """Create topics (names without the settings' prefix); return the full names."""
+    """Create topics (names without the settings' prefix); return the full names.
+
+    Catalogue topics are created as :func:`prestacop_shared.topics.topic_plan` says (cleanup
+    policy, retention), at ``partitions`` partitions, unless ``config`` is given; other names
+    (topics a test makes up) get ``partitions`` and ``config`` only.
+    """
+    names = list(names)
+    if config is None and all(name in topics.CATALOGUE for name in names):
+        plan = topics.topic_plan(
+            names, prefix=settings.topic_prefix, partitions=partitions, dlq_partitions=partitions
+        )
+        ensure_topics(settings, plan)
+        return [spec.name for spec in plan]
     full = [settings.topic(name) for name in names]
     admin = AdminClient(settings.common_config())
     futures = admin.create_topics(

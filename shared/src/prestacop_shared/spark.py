@@ -17,7 +17,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import AwareDatetime, BaseModel, Field, NaiveDatetime
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.functions import col, lit
 from pyspark.sql.types import (
     BooleanType,
@@ -33,6 +34,7 @@ from pyspark.sql.types import (
 )
 
 from prestacop_shared.exceptions import PrestacopError
+from prestacop_shared.fleet import COUNTY_TO_BOROUGH
 
 STORAGE_METADATA_FIELDS = (
     StructField("kafka_topic", StringType(), False),
@@ -110,6 +112,28 @@ def stored_schema(model: type[BaseModel]) -> StructType:
     """Schema of a stored dataset: the model's fields, where it came from, and the partition."""
     schema = StructType(list(spark_schema(model).fields) + list(STORAGE_METADATA_FIELDS))
     return schema.add(StructField(PARTITION_COLUMN, DateType(), True))
+
+
+ISSUE_DATE_PATTERN = r"^[0-9]{2}/[0-9]{2}/[12][0-9]{3}$"
+"""A ticket's ``issue_date`` as the source writes it: ``MM/DD/YYYY``, year 1000-2999."""
+
+
+def issue_day(issue_date: Column) -> Column:
+    """The date of a ticket's ``issue_date`` text, null when it is not a real calendar date.
+
+    The one rule for issue dates: ``MM/DD/YYYY`` with a year from 1000 to 2999 that names a
+    real day (``02/30/2016``, ``13/45/2016``, ``0/1/2016`` and empty give null).
+    stream-storage partitions tickets by it and analytics counts by it.
+    """
+    return F.when(issue_date.rlike(ISSUE_DATE_PATTERN), F.try_to_date(issue_date, "MM/dd/yyyy"))
+
+
+def borough(county: Column) -> Column:
+    """The borough of a ``Violation County`` code (:data:`~prestacop_shared.fleet.COUNTY_TO_BOROUGH`
+    after trimming and upper-casing, as :func:`~prestacop_shared.fleet.borough_of_county`), or null.
+    """
+    mapping = F.create_map(*[F.lit(part) for item in COUNTY_TO_BOROUGH.items() for part in item])
+    return mapping[F.upper(F.trim(county))]
 
 
 CSV_OPTIONS: dict[str, str] = {

@@ -1,25 +1,95 @@
-"""``make demo`` end to end: every service as a local process, then the summary."""
+"""``make demo`` end to end: every service as a local process, then the summary.
+
+While the fleet runs, the test uses the demo's dashboard as a newcomer would after ``make demo``
+(no token anywhere): the page and the reports API answer, and triggering a run is refused with a
+message that says why.
+"""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
 pytestmark = pytest.mark.e2e
 
-SUMMARY_LINES = (
-    "drone messages sent",
-    "emails delivered",
-    "alerts resolved",
-    "bad CSV lines",
-    "rows stored per dataset",
-    "top violation codes",
-)
+SUMMARY_COUNTS: dict[str, tuple[str, str]] = {
+    "drone messages sent": (r"status \d+, violations \d+, alerts \d+", r"\w+ (\d+)"),
+    "emails delivered": (r"\d+ \(one per alert; Maildir .*\)", r"^(\d+) "),
+    "alerts resolved": (r"\d+ by the demo's operator, through the operator API", r"^(\d+) "),
+    "bad CSV lines": (
+        r"\d+ quarantined in \S+; \d+ malformed drone messages injected .*",
+        r"(\d+) (?:quarantined|malformed)",
+    ),
+    "rows stored per dataset": (r"\w+ \d+(?:, \w+ \d+)*", r"\w+ (\d+)"),
+    "top violation codes": (r".+: \d+", r": (\d+)(?:,|$)"),
+}
+"""Per summary line: the shape it must have, and where its counts are (never inside a path)."""
+DASHBOARD_LINE = re.compile(r"demo: dashboard (http://127\.0\.0\.1:\d+)/")
+
+
+def summary_counts(summary: str) -> dict[str, list[int]]:
+    """The counts of the summary lines present, by label; a line of another shape fails."""
+    counts = {}
+    for line in summary.splitlines():
+        label = next((label for label in SUMMARY_COUNTS if line.strip().startswith(label)), None)
+        if label is None:
+            continue
+        shape, count = SUMMARY_COUNTS[label]
+        rest = line.split(label, 1)[1].strip()
+        assert re.fullmatch(shape, rest), f"unexpected summary line: {line}"
+        counts[label] = [int(n) for n in re.findall(count, rest)]
+    return counts
+
+
+def test_digits_in_the_maildir_path_are_not_counts() -> None:
+    """The first pytest run of a machine puts the Maildir under ``pytest-0``: not a zero count."""
+    summary = (
+        "  emails delivered         12 (one per alert; Maildir /tmp/pytest-of-root/pytest-0/m)\n"
+        "  rows stored per dataset  drone_alerts 12, tickets 30212"
+    )
+    assert summary_counts(summary) == {
+        "emails delivered": [12],
+        "rows stored per dataset": [12, 30212],
+    }
+
+
+def _read_lines(stream: object, lines: list[str]) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        lines.append(line)
+
+
+def _use_dashboard_without_token(lines: list[str], demo: subprocess.Popen[str]) -> None:
+    """Find the demo's dashboard in its output, then read it and try to trigger a run."""
+    deadline = time.monotonic() + 300
+    url = None
+    while url is None and time.monotonic() < deadline and demo.poll() is None:
+        url = next((m.group(1) for line in lines if (m := DASHBOARD_LINE.search(line))), None)
+        time.sleep(0.5)
+    assert url is not None, "".join(lines)[-3000:]
+    with httpx.Client(base_url=url, timeout=10) as client:
+        while time.monotonic() < deadline:
+            try:
+                if client.get("/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        page = client.get("/")
+        assert page.status_code == 200 and 'data-chart="fleet"' in page.text
+        assert "content-security-policy" in page.headers
+        assert client.get("/api/reports").status_code == 200
+        assert client.get("/api/runs/current").json()["running"] is False
+        refused = client.post("/api/runs")
+        assert refused.status_code == 403, refused.text
+        assert "read-only" in refused.json()["detail"]
+        assert "ANALYTICS_API_TOKEN" in refused.json()["detail"]
 
 
 def test_demo_runs_everything_prints_non_zero_counts_and_leaves_no_process(
@@ -27,30 +97,39 @@ def test_demo_runs_everything_prints_non_zero_counts_and_leaves_no_process(
 ) -> None:
     workdir = tmp_path / "demo-run"
     devkit = Path(sys.executable).with_name("prestacop-devkit")
-    done = subprocess.run(  # noqa: S603
+    demo = subprocess.Popen(  # noqa: S603
         [str(devkit), "demo", "--duration-s", "60", "--rows", "20000", "--workdir", str(workdir)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=900,
-        check=False,
     )
-    output = done.stdout
-    assert done.returncode == 0, output[-3000:] + done.stderr[-3000:]
+    lines: list[str] = []
+    reader = threading.Thread(target=_read_lines, args=(demo.stdout, lines), daemon=True)
+    reader.start()
+    try:
+        _use_dashboard_without_token(lines, demo)
+        returncode = demo.wait(timeout=900)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    reader.join(timeout=30)
+    output = "".join(lines)
+    assert returncode == 0, output[-6000:]
     summary = output[output.index("Prestacop demo — summary") :]
-    for label in SUMMARY_LINES:
-        line = next(line for line in summary.splitlines() if line.strip().startswith(label))
-        numbers = [int(n) for n in re.findall(r"(?<![\w.])(\d+)(?![\w.])", line.split(label, 1)[1])]
-        assert numbers, line
-        assert all(n > 0 for n in numbers), f"a zero count in: {line}"
+    counts = summary_counts(summary)
+    assert set(counts) == set(SUMMARY_COUNTS), summary
+    for label, numbers in counts.items():
+        assert numbers, label
+        assert all(n > 0 for n in numbers), f"a zero count in {label}: {numbers}"
 
     stored = next(line for line in summary.splitlines() if "rows stored per dataset" in line)
-    counts = dict(re.findall(r"(\w+) (\d+)", stored.split("rows stored per dataset", 1)[1]))
-    sent = next(line for line in summary.splitlines() if "drone messages sent" in line)
-    alerts_sent = int(re.search(r"alerts (\d+)", sent).group(1))  # type: ignore[union-attr]
-    mails = int(re.search(r"emails delivered\s+(\d+)", summary).group(1))  # type: ignore[union-attr]
-    assert mails == alerts_sent == int(counts["drone_alerts"])
-    assert int(counts["tickets"]) >= 20_000
-    assert int(counts["quarantine"]) == 3  # the malformed messages the demo injects
+    datasets = dict(re.findall(r"(\w+) (\d+)", stored.split("rows stored per dataset", 1)[1]))
+    status, violations, alerts_sent = counts["drone messages sent"]
+    (mails,) = counts["emails delivered"]
+    assert status > 0 and violations > 0
+    assert mails == alerts_sent == int(datasets["drone_alerts"])
+    assert int(datasets["tickets"]) >= 20_000
+    assert int(datasets["quarantine"]) == 3  # the malformed messages the demo injects
 
     left = [
         p.info["pid"]

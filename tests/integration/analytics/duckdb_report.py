@@ -20,10 +20,9 @@ from pydantic import BaseModel
 from pyspark.sql.types import DataType, StructType
 
 from prestacop_analytics.inputs import MANHATTAN_96TH_AND_BELOW_PRECINCTS
-from prestacop_shared.events import Alert, AlertResolution, DroneStatus, Violation
+from prestacop_shared import datasets
 from prestacop_shared.fleet import COUNTY_TO_BOROUGH
 from prestacop_shared.spark import PARTITION_COLUMN, QUARANTINE_SCHEMA, stored_schema
-from prestacop_shared.tickets import HistoricalTicket
 from prestacop_shared.violation_codes import load_violation_codes
 
 
@@ -97,22 +96,22 @@ def _model_view(
 
 def load(con: duckdb.DuckDBPyConnection, data_dir: Path) -> dict[str, int]:
     """Create the raw tables from the committed files; returns their row counts."""
-    quarantine = data_dir / "quarantine"
+    quarantine = data_dir / datasets.QUARANTINE_FOLDER
     quarantine_sinks = (
         [quarantine]
         if (quarantine / "_spark_metadata").is_dir()
         else sorted(p for p in quarantine.glob("*") if (p / "_spark_metadata").is_dir())
     )
-    _model_view(con, "raw_tickets", data_dir / "archived_nypd_msg", HistoricalTicket)
-    drone = data_dir / "drone_msg"
+    tickets = datasets.TICKETS
+    _model_view(con, "raw_tickets", tickets.output_dir(data_dir), tickets.model)
     # The drone datasets are read several times by the fleet query: materialise them once.
-    for name, folder, model in (
-        ("statuses", "status", DroneStatus),
-        ("violations", "violations", Violation),
-        ("alerts", "alerts", Alert),
-        ("resolutions", "alert_resolutions", AlertResolution),
+    for name, dataset in (
+        ("statuses", datasets.STATUS),
+        ("violations", datasets.VIOLATIONS),
+        ("alerts", datasets.ALERTS),
+        ("resolutions", datasets.ALERT_RESOLUTIONS),
     ):
-        _model_view(con, f"raw_{name}", drone / folder, model)
+        _model_view(con, f"raw_{name}", dataset.output_dir(data_dir), dataset.model)
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM raw_{name}")
     _create_view(con, "quarantine", quarantine_sinks, QUARANTINE_SCHEMA)
     codes = [

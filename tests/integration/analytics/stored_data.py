@@ -21,6 +21,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from prestacop_shared.datasets import DATASETS, STATUS, TICKETS
 from prestacop_shared.events import (
     Alert,
     AlertReason,
@@ -264,17 +265,16 @@ def store_everything(
 ) -> dict[str, int]:
     """Lay out a data folder as stream-storage does; returns rows stored per dataset."""
     counts = {
-        "tickets": store_models(
-            spark, tickets, data_dir / "archived_nypd_msg", topic="nypd.tickets"
-        )
+        "tickets": store_models(spark, tickets, TICKETS.output_dir(data_dir), topic=TICKETS.topic)
     }
     if with_fleet:
         for name, models in generated_fleet().items():
+            dataset = DATASETS[name]
             counts[name] = store_models(
-                spark, models, data_dir / "drone_msg" / name, topic=f"drone.{name}"
+                spark, models, dataset.output_dir(data_dir), topic=dataset.topic
             )
         counts["quarantine"] = write_stored(
-            spark, quarantine_records(), QUARANTINE_SCHEMA, data_dir / "quarantine" / "drone_status",
+            spark, quarantine_records(), QUARANTINE_SCHEMA, STATUS.quarantine_dir(data_dir),
             topic=None, date_column="kafka_timestamp",
         )  # fmt: skip
     return counts

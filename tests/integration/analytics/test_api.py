@@ -16,7 +16,6 @@ from prestacop_analytics.api import create_app
 from prestacop_analytics.config import AnalyticsSettings
 from prestacop_analytics.runner import ReportRunner
 from prestacop_analytics.store import ReportStore, write_table
-from prestacop_shared.exceptions import ConfigError
 
 pytestmark = pytest.mark.integration
 
@@ -139,10 +138,54 @@ def test_dashboard_and_its_assets_are_served(client: TestClient) -> None:
     assert "https://" not in script.text and "https://" not in page.text
 
 
-def test_serving_without_a_token_is_refused(tmp_path: Path, spark: SparkSession) -> None:
-    settings = AnalyticsSettings(DATA_DIR=tmp_path)
-    with pytest.raises(ConfigError, match="ANALYTICS_API_TOKEN"):
-        create_app(settings, ReportRunner(settings, lambda: spark))
+def test_without_a_token_the_dashboard_is_read_only(tmp_path: Path) -> None:
+    """No token configured: every read works, a run cannot be triggered, and the answer says why."""
+    settings = AnalyticsSettings(DATA_DIR=tmp_path / "data", REPORTS_DIR=tmp_path / "reports")
+    _publish(ReportStore(settings.reports_dir), NEW_RUN, 7)
+
+    def no_spark() -> SparkSession:
+        raise AssertionError("a read-only dashboard must not start Spark")
+
+    runner = ReportRunner(settings, no_spark)
+    client = TestClient(create_app(settings, runner))
+    assert client.get("/").status_code == 200
+    assert client.get("/api/reports/latest").json()["run_id"] == NEW_RUN
+    assert client.get(f"/api/reports/{NEW_RUN}/tables/tickets_by_hour").status_code == 200
+    for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}):
+        refused = client.post("/api/runs", headers=headers)
+        assert refused.status_code == 403, refused.text
+        assert "ANALYTICS_API_TOKEN" in refused.json()["detail"]
+        assert "read-only" in refused.json()["detail"]
+    assert client.get("/api/runs/current").json()["running"] is False
+    assert client.get("/healthz").json()["runs_enabled"] is False
+
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+CSP_DIRECTIVES = (
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+)
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/static/dashboard.js", "/api/reports/latest", "/api/reports/nope-x"]
+)
+def test_responses_carry_a_content_security_policy(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, (path, name)
+    policy = [part.strip() for part in response.headers["content-security-policy"].split(";")]
+    for directive in CSP_DIRECTIVES:
+        assert directive in policy, (path, directive)
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
 
 
 def test_report_runs_over_missing_datasets(tmp_path: Path, spark: SparkSession) -> None:

@@ -62,6 +62,11 @@ def _broken_status(valid: dict[str, Any]) -> list[Broken]:
         Broken(variant(state="flying"), "state: must be one of"),
         Broken(variant(drone_id=""), "drone_id: shorter than 1"),
         Broken(json.dumps(without_drone).encode(), "drone_id: missing"),
+        # Spark's JSON parser reads NaN and Infinity (bare or quoted), and NaN < 0 is false.
+        Broken(variant(latitude=float("nan")), "latitude: not a finite number"),
+        Broken(variant(battery_pct=float("inf")), "battery_pct: not a finite number"),
+        Broken(variant(heading_deg=float("-inf")), "heading_deg: not a finite number"),
+        Broken(variant(longitude="NaN"), "longitude: not a finite number"),
     ]
 
 
@@ -72,6 +77,7 @@ def _broken_tickets(valid: dict[str, Any]) -> list[Broken]:
         Broken(json.dumps(valid | {"violation_code": "seven"}).encode(), NOT_PARSED_REASON),
         Broken(json.dumps(valid | {"source_line": 1}).encode(), "source_line: must be >= 2"),
         Broken(json.dumps(without_file).encode(), "source_file: missing"),
+        Broken(json.dumps(valid | {"latitude": float("nan")}).encode(), "latitude: not a finite"),
     ]
 
 

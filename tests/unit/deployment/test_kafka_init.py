@@ -49,8 +49,10 @@ def test_state_topics_are_compacted_and_data_topics_are_not(kafka_init: ModuleTy
     }
     for name in topics.COMPACTED_TOPICS:
         assert plan[name].config["cleanup.policy"] == "compact"
+        assert "retention.ms" not in plan[name].config
     for name in topics.DATA_TOPICS + topics.DEAD_LETTER_TOPICS:
-        assert "cleanup.policy" not in plan[name].config
+        assert plan[name].config["cleanup.policy"] == "delete"
+        assert plan[name].config["retention.ms"] == str(topics.DATA_RETENTION_MS)
     for name in topics.DATA_TOPICS:
         assert plan[name].partitions == 12
     for name in topics.DEAD_LETTER_TOPICS:

@@ -67,7 +67,9 @@ def status(drone_id: str = "nypd-x-0001") -> DroneStatus:
     )
 
 
-def publisher_with(producer: FakeProducer) -> tuple[EventPublisher, DroneMetrics]:
+def publisher_with(
+    producer: FakeProducer, stopping: Any = lambda: False
+) -> tuple[EventPublisher, DroneMetrics]:
     metrics = DroneMetrics()
     settings = KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="p.")
 
@@ -75,7 +77,7 @@ def publisher_with(producer: FakeProducer) -> tuple[EventPublisher, DroneMetrics
         producer.config = config
         return producer
 
-    return EventPublisher(settings, metrics, producer_factory=factory), metrics
+    return EventPublisher(settings, metrics, producer_factory=factory, stopping=stopping), metrics
 
 
 def test_producer_is_idempotent_with_acks_all() -> None:
@@ -115,3 +117,14 @@ def test_refused_events_are_counted_not_lost(caplog: pytest.LogCaptureFixture) -
     missing = [r for r in caplog.records if "does not exist" in r.getMessage()]
     assert len(missing) == 1, "a missing topic is reported once, not per event"
     assert missing[0].topic == "p." + topics.DRONE_STATUS  # type: ignore[attr-defined]
+
+
+def test_a_stop_while_the_queue_is_full_gives_up_the_event_and_counts_it() -> None:
+    producer = FakeProducer({}, full_for=1_000_000)  # the broker is away for good
+    waits: list[int] = []
+    publisher, _ = publisher_with(producer, stopping=lambda: len(waits) >= 3 or waits.append(1))
+    assert publisher.publish(status()) is False
+    assert producer.polls == [1, 1, 1, 1]
+    assert publisher.produced["status"] == 0
+    assert publisher.failed == {"not_queued": 1}
+    assert producer.config["queue.buffering.max.messages"] == 100_000

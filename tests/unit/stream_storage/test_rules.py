@@ -64,3 +64,12 @@ def test_ticket_source_columns_are_optional_but_provenance_is_not() -> None:
     assert rules["summons_number"].required
     assert rules["source_file"].required
     assert rules["source_line"].lower == 2
+
+
+def test_every_float_field_and_only_those_must_be_finite() -> None:
+    for model in (DroneStatus, Alert, Violation, HistoricalTicket):
+        for name, rule in _rules(model).items():
+            annotation = model.model_fields[name].annotation
+            assert rule.finite == (annotation in (float, float | None)), (model, name)
+    assert _rules(DroneStatus)["battery_pct"].finite
+    assert _rules(HistoricalTicket)["latitude"].finite

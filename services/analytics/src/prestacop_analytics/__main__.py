@@ -58,12 +58,21 @@ def run() -> None:
 
 @cli.command()
 def serve() -> None:
-    """Serve the reports API and dashboard; POST /api/runs triggers a run on a warm session."""
+    """Serve the reports API and dashboard; POST /api/runs triggers a run on a warm session.
+
+    Without ``ANALYTICS_API_TOKEN`` the dashboard is served read-only and Spark is never started.
+    """
     settings = load_settings(AnalyticsSettings)
     configure_logging(settings.LOG_LEVEL)
     runner = _runner(settings)
     app = create_app(settings, runner)
-    threading.Thread(target=runner.session, name="spark-warm-up", daemon=True).start()
+    if settings.API_TOKEN is None:
+        log.warning(
+            "no ANALYTICS_API_TOKEN (or ANALYTICS_API_TOKEN_FILE): serving read-only, "
+            "POST /api/runs answers 403"
+        )
+    else:
+        threading.Thread(target=runner.session, name="spark-warm-up", daemon=True).start()
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.HTTP_HOST, port=settings.HTTP_PORT, log_config=None)
     )

@@ -3,11 +3,16 @@
 Report ids and table names from the URL are matched against their patterns, then looked up in
 the report's manifest, then resolved and required to lie inside the reports folder, so no path
 outside it can be reached (``..``, encoded slashes, absolute paths).
+
+Without ``ANALYTICS_API_TOKEN`` the app is read-only: every read works and ``POST /api/runs``
+answers 403 saying why. Every response carries :data:`SECURITY_HEADERS`: the page may run only
+the app's own script and style, fetch only from the app, and not be framed.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,27 +31,54 @@ from prestacop_analytics.exceptions import (
 )
 from prestacop_analytics.runner import ReportRunner
 from prestacop_analytics.store import ReportStore
-from prestacop_shared.exceptions import ConfigError
 from prestacop_shared.fleet import BOROUGH_BOUNDS, NYC_BOUNDS
 
 STATIC_DIR = Path(str(resources.files("prestacop_analytics").joinpath("static")))
 
 _bearer = HTTPBearer(auto_error=False)
 
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+"""Sent with every response (the dashboard, its assets and the API alike)."""
+READ_ONLY_DETAIL = (
+    "this dashboard is read-only: no ANALYTICS_API_TOKEN (or ANALYTICS_API_TOKEN_FILE) is "
+    "configured, so runs cannot be triggered; set one and restart to enable POST /api/runs"
+)
+
 
 def create_app(settings: AnalyticsSettings, runner: ReportRunner) -> FastAPI:
     """Build the API over ``settings.reports_dir``; ``runner`` performs triggered runs.
 
-    Raises:
-        ConfigError: no API token is configured (the trigger endpoint would be open).
+    Without ``settings.API_TOKEN`` the app is read-only: ``POST /api/runs`` answers 403.
     """
-    if settings.API_TOKEN is None:
-        raise ConfigError(
-            "ANALYTICS_API_TOKEN (or ANALYTICS_API_TOKEN_FILE) must be set to serve the API"
-        )
-    token = settings.API_TOKEN.get_secret_value()
+    token = settings.API_TOKEN.get_secret_value() if settings.API_TOKEN is not None else None
     store = ReportStore(settings.reports_dir)
     app = FastAPI(title="Prestacop analytics", version="1")
+
+    @app.middleware("http")
+    async def _security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
     @app.exception_handler(ReportNotFoundError)
     async def _not_found(_request: Request, error: ReportNotFoundError) -> JSONResponse:
@@ -59,6 +91,8 @@ def create_app(settings: AnalyticsSettings, runner: ReportRunner) -> FastAPI:
     def require_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> None:
+        if token is None:
+            raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=READ_ONLY_DETAIL)
         if credentials is None or not secrets.compare_digest(
             credentials.credentials.encode(), token.encode()
         ):
@@ -70,7 +104,12 @@ def create_app(settings: AnalyticsSettings, runner: ReportRunner) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "reports": len(store.run_ids()), "run": runner.state.as_dict()}
+        return {
+            "status": "ok",
+            "reports": len(store.run_ids()),
+            "runs_enabled": token is not None,
+            "run": runner.state.as_dict(),
+        }
 
     @app.get("/metrics")
     def metrics() -> Response:

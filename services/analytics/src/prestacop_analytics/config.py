@@ -11,6 +11,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prestacop_shared import datasets
 from prestacop_shared.config import check_bearer_token, read_secret_file
 
 
@@ -21,14 +22,16 @@ class AnalyticsSettings(BaseSettings):
 
     DATA_DIR: Path = Field(
         default=Path("data"),
-        description="Root of stream-storage's output (ANALYTICS_DATA_DIR): archived_nypd_msg/, "
-        "drone_msg/, quarantine/",
+        description="Root of stream-storage's output (ANALYTICS_DATA_DIR), laid out as "
+        "prestacop_shared.datasets says",
     )
     REPORTS_DIR: Path | None = Field(
         default=None, description="Where reports are written (default: <DATA_DIR>/reports)"
     )
     API_TOKEN: SecretStr | None = Field(
-        default=None, description="Bearer token for POST /api/runs (ANALYTICS_API_TOKEN)"
+        default=None,
+        description="Bearer token for POST /api/runs (ANALYTICS_API_TOKEN); unset, the API and "
+        "dashboard are served read-only and runs cannot be triggered",
     )
     API_TOKEN_FILE: Path | None = Field(
         default=None, description="File holding the token instead (ANALYTICS_API_TOKEN_FILE)"
@@ -63,14 +66,13 @@ class AnalyticsSettings(BaseSettings):
     @property
     def tickets_dir(self) -> Path:
         """Stored historical tickets (HistoricalTicket)."""
-        return self.DATA_DIR / "archived_nypd_msg"
+        return datasets.TICKETS.output_dir(self.DATA_DIR)
 
-    @property
-    def drone_dir(self) -> Path:
-        """Stored drone messages: status/, violations/, alerts/, alert_resolutions/."""
-        return self.DATA_DIR / "drone_msg"
+    def dataset_dir(self, dataset: datasets.Dataset) -> Path:
+        """Where stream-storage stores ``dataset`` under ``DATA_DIR``."""
+        return dataset.output_dir(self.DATA_DIR)
 
     @property
     def quarantine_dir(self) -> Path:
-        """Stored records that could not be decoded, with the reason."""
-        return self.DATA_DIR / "quarantine"
+        """Stored records that could not be decoded, with the reason (one sink per dataset)."""
+        return self.DATA_DIR / datasets.QUARANTINE_FOLDER

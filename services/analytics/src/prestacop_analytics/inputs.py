@@ -12,8 +12,10 @@ Parsing rules (documented because the report's numbers depend on them):
 * ``violation_time`` ``HHMM`` + ``A``/``P``: hours ``00``-``12`` (``12A`` and ``00A`` are hour 0,
   ``12P`` and ``00P`` hour 12), minutes ``00``-``59``; anything else (``1520P``, empty) is
   unparseable and its ticket is counted under a null hour.
-* ``issue_date`` ``MM/DD/YYYY`` (year 1000-2999) that is a real calendar date; anything else is
-  unparseable (null date, weekday and month).
+* ``issue_date``: :func:`prestacop_shared.spark.issue_day` (``MM/DD/YYYY``, year 1000-2999, a
+  real calendar date, the rule stream-storage partitions by); anything else is unparseable
+  (null date, weekday and month).
+* ``borough``: :func:`prestacop_shared.spark.borough` of ``violation_county``.
 * The fiscal year of a ticket is the first ``20YY`` in its source file name (``fy2017_...``,
   ``..._Fiscal_Year_2017.csv``). FY N runs from 1 July N-1 to 30 June N; an issue date is out of
   range when it falls outside FY N ± 1 (1 July N-2 to 30 June N+1).
@@ -35,16 +37,16 @@ from pyspark.sql import functions as F
 
 from prestacop_analytics.config import AnalyticsSettings
 from prestacop_analytics.exceptions import DatasetError
-from prestacop_shared.events import Alert, AlertResolution, DroneStatus, Violation
+from prestacop_shared import datasets
 from prestacop_shared.exceptions import PrestacopError
-from prestacop_shared.fleet import COUNTY_TO_BOROUGH
 from prestacop_shared.spark import (
     QUARANTINE_SCHEMA,
+    borough,
+    issue_day,
     read_dataset,
     read_quarantine,
     stored_schema,
 )
-from prestacop_shared.tickets import HistoricalTicket
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,12 @@ def load_dataset(spark: SparkSession, root: Path, model: type[BaseModel]) -> Dat
         raise DatasetError(str(error)) from error
 
 
+def _load_stored(
+    spark: SparkSession, settings: AnalyticsSettings, dataset: datasets.Dataset
+) -> DataFrame:
+    return load_dataset(spark, settings.dataset_dir(dataset), dataset.model)
+
+
 def load_quarantine(spark: SparkSession, root: Path) -> DataFrame:
     """Read the quarantine: ``root`` itself is a sink, or each of its sub-folders is one.
 
@@ -126,27 +134,12 @@ def load_quarantine(spark: SparkSession, root: Path) -> DataFrame:
         raise DatasetError(str(error)) from error
 
 
-def _borough(county: Column) -> Column:
-    mapping = F.create_map(*[F.lit(part) for item in COUNTY_TO_BOROUGH.items() for part in item])
-    return mapping[F.upper(F.trim(county))]
-
-
 def _hour(time_text: Column) -> Column:
     hours = F.substring(time_text, 1, 2).cast("int")
     minutes = F.substring(time_text, 3, 2).cast("int")
     valid = time_text.rlike("^[0-9]{4}[AP]$") & (hours <= 12) & (minutes <= 59)
     afternoon = F.when(F.substring(time_text, 5, 1) == "P", 12).otherwise(0)
     return F.when(valid, hours % 12 + afternoon).cast("int")
-
-
-def _issue_day(date_text: Column) -> Column:
-    well_formed = date_text.rlike("^[0-9]{2}/[0-9]{2}/[12][0-9]{3}$")
-    day = F.make_date(
-        F.substring(date_text, 7, 4).cast("int"),
-        F.substring(date_text, 1, 2).cast("int"),
-        F.substring(date_text, 4, 2).cast("int"),
-    )
-    return F.when(well_formed, day)
 
 
 def project_tickets(tickets: DataFrame) -> DataFrame:
@@ -169,7 +162,7 @@ def project_tickets(tickets: DataFrame) -> DataFrame:
         "vehicle_make",
         "vehicle_body_type",
         "violation_county",
-        _borough(F.col("violation_county")).alias("borough"),
+        borough(F.col("violation_county")).alias("borough"),
         "violation_precinct",
         F.when(
             F.col("violation_precinct").isin(*MANHATTAN_96TH_AND_BELOW_PRECINCTS),
@@ -178,7 +171,7 @@ def project_tickets(tickets: DataFrame) -> DataFrame:
         .otherwise(F.lit(FINE_ZONE_ELSEWHERE))
         .alias("fine_zone"),
         _hour(F.col("violation_time")).alias("hour"),
-        _issue_day(F.col("issue_date")).alias("issue_day"),
+        issue_day(F.col("issue_date")).alias("issue_day"),
         fiscal_year.alias("fiscal_year"),
     )
     return projected.select(
@@ -202,17 +195,16 @@ def load_inputs(spark: SparkSession, settings: AnalyticsSettings) -> ReportInput
     Raises:
         DatasetError: a dataset folder is not a stream-storage output folder.
     """
-    drone_dir = settings.drone_dir
     # A sink holds many small files (one per task and date); caching them as a few partitions
     # makes every later aggregate a handful of tasks instead of one per file.
     partitions = max(2, spark.sparkContext.defaultParallelism)
-    stored = load_dataset(spark, settings.tickets_dir, HistoricalTicket)
+    stored = load_dataset(spark, settings.tickets_dir, datasets.TICKETS.model)
     tickets = project_tickets(stored).coalesce(partitions).cache()
     return ReportInputs(
         tickets=tickets,
-        statuses=load_dataset(spark, drone_dir / "status", DroneStatus).cache(),
-        violations=load_dataset(spark, drone_dir / "violations", Violation).cache(),
-        alerts=load_dataset(spark, drone_dir / "alerts", Alert).cache(),
-        resolutions=load_dataset(spark, drone_dir / "alert_resolutions", AlertResolution).cache(),
+        statuses=_load_stored(spark, settings, datasets.STATUS).cache(),
+        violations=_load_stored(spark, settings, datasets.VIOLATIONS).cache(),
+        alerts=_load_stored(spark, settings, datasets.ALERTS).cache(),
+        resolutions=_load_stored(spark, settings, datasets.ALERT_RESOLUTIONS).cache(),
         quarantine=load_quarantine(spark, settings.quarantine_dir),
     )

@@ -23,6 +23,7 @@ from prestacop_analytics.tables import (
     TableSpec,
     summarise_tickets,
 )
+from prestacop_shared import datasets as catalogue
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,13 @@ class ReportResult:
 def _input_counts(inputs: ReportInputs, settings: AnalyticsSettings) -> dict[str, Any]:
     datasets = {
         "tickets": (settings.tickets_dir, inputs.tickets),
-        "drone_status": (settings.drone_dir / "status", inputs.statuses),
-        "drone_violations": (settings.drone_dir / "violations", inputs.violations),
-        "drone_alerts": (settings.drone_dir / "alerts", inputs.alerts),
-        "drone_alert_resolutions": (settings.drone_dir / "alert_resolutions", inputs.resolutions),
+        "drone_status": (settings.dataset_dir(catalogue.STATUS), inputs.statuses),
+        "drone_violations": (settings.dataset_dir(catalogue.VIOLATIONS), inputs.violations),
+        "drone_alerts": (settings.dataset_dir(catalogue.ALERTS), inputs.alerts),
+        "drone_alert_resolutions": (
+            settings.dataset_dir(catalogue.ALERT_RESOLUTIONS),
+            inputs.resolutions,
+        ),
         "quarantine": (settings.quarantine_dir, inputs.quarantine),
     }
     return {

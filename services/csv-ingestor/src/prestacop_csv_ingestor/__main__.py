@@ -13,6 +13,7 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -31,6 +32,7 @@ from prestacop_shared.config import load_settings
 from prestacop_shared.exceptions import ConfigError
 from prestacop_shared.kafka import KafkaSettings
 from prestacop_shared.logs import configure_logging
+from prestacop_shared.service_http import HttpServerError, ServiceHttp, WorkProgress, serve
 
 logger = logging.getLogger(__name__)
 app = typer.Typer(help="Stream the NYC parking-ticket CSV history into Kafka, exactly once.")
@@ -62,6 +64,29 @@ def _settings(**overrides: Any) -> tuple[Settings, KafkaSettings]:
         raise typer.Exit(2) from error
     configure_logging(settings.log_level)
     return settings, kafka
+
+
+def _serve_health(settings: Settings) -> tuple[WorkProgress, ServiceHttp | None]:
+    """/healthz (a file in progress commits transactions) and /metrics, on INGESTOR_HTTP_PORT."""
+    registry = CollectorRegistry()
+    work = WorkProgress("csv_ingestor", stalled_after_s=settings.stalled_after_s, registry=registry)
+    try:
+        server = serve(
+            registry, work.health, host=settings.http_host, port=settings.http_port,
+            port_setting="INGESTOR_HTTP_PORT",
+        )  # fmt: skip
+    except HttpServerError as error:
+        sys.stderr.write(f"{error}\n")
+        raise typer.Exit(2) from error
+    return work, server
+
+
+def _tracking(work: WorkProgress, callback: ProgressCallback) -> ProgressCallback:
+    def report(summary: FileSummary, offset: int, size: int) -> None:
+        work.working()
+        callback(summary, offset, size)
+
+    return report
 
 
 def _log_progress(every_s: float) -> ProgressCallback:
@@ -184,15 +209,26 @@ def watch(
         sys.stderr.write("an inbox is needed: --inbox DIR or INGESTOR_INBOX\n")
         raise typer.Exit(2)
     stop = _stop_on_signals()
+    work, server = _serve_health(settings)
+    work.waiting()
     ingestor = FileIngestor(
-        settings, kafka, stop=stop, on_progress=_log_progress(settings.log_every_s)
+        settings,
+        kafka,
+        stop=stop,
+        on_progress=_tracking(work, _log_progress(settings.log_every_s)),
+        on_commit=lambda rows: work.committed(rows),
     )
 
     def log_summary(summary: FileSummary) -> None:
+        work.waiting()
         # Nested: a flat ``extra`` would clash with LogRecord's own ``message`` attribute.
         logger.info("file summary", extra={"summary": summary.to_dict()})
 
-    watch_inbox(settings.inbox, ingestor, settings.poll_interval_s, log_summary)
+    try:
+        watch_inbox(settings.inbox, ingestor, settings.poll_interval_s, log_summary)
+    finally:
+        if server is not None:
+            server.stop()
 
 
 @app.command()

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from prestacop_shared.service_http import HttpSettings
 
 
-class Settings(BaseSettings):
+class Settings(HttpSettings):
     """How the ingestor reads files and batches them into Kafka transactions."""
 
     model_config = SettingsConfigDict(env_prefix="INGESTOR_", extra="ignore", frozen=True)
@@ -55,4 +57,10 @@ class Settings(BaseSettings):
     linger_ms: int = Field(default=20, ge=0)
     producer_buffer_kb: int = Field(
         default=32_768, ge=1024, description="librdkafka's send buffer (bounds memory)"
+    )
+    stalled_after_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="/healthz says stalled when a file is being ingested and no transaction "
+        "committed for this long (INGESTOR_STALLED_AFTER_S)",
     )

@@ -24,6 +24,7 @@ from prestacop_shared.fleet import (
     BOROUGH_BOUNDS,
     COUNTY_TO_BOROUGH,
     NYC_BOUNDS,
+    borough_of_county,
     drone_id,
 )
 
@@ -91,10 +92,9 @@ def positions(
 
 
 def county_index(county: str | None) -> int:
-    """Borough index of a ``Violation County`` code, -1 when empty or unknown."""
-    if not county:
-        return -1
-    return COUNTY_TO_BOROUGH_INDEX.get(county.strip().upper(), -1)
+    """Borough index of a ``Violation County`` code (:func:`borough_of_county`), -1 if unknown."""
+    borough = borough_of_county(county)
+    return -1 if borough is None else BOROUGHS.index(borough)
 
 
 def ticket_enrichment(

@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[FileSummary, int, int], None]
 """Called after each block with the running summary, the file offset and the file size."""
 
+CommitCallback = Callable[[int], None]
+"""Called after each committed transaction with the lines it settled (sent + quarantined)."""
+
 
 class FileIngestor:
     """Ingests files one after the other with the same settings."""
@@ -49,11 +52,13 @@ class FileIngestor:
         *,
         stop: threading.Event | None = None,
         on_progress: ProgressCallback | None = None,
+        on_commit: CommitCallback | None = None,
     ) -> None:
         self.settings = settings
         self.kafka = kafka
         self.stop = stop or threading.Event()
         self.on_progress = on_progress
+        self.on_commit = on_commit
         self.fleet = archive_fleet(settings.fleet, settings.fleet_size)
         self.tickets_topic = kafka.topic(topics.NYPD_TICKETS)
         self.dlq_topic = kafka.topic(topics.NYPD_TICKETS_DLQ)
@@ -256,6 +261,10 @@ class _FileRun:
                 f"a rerun resumes at line {previous.next_line}"
             ) from error
         self.in_transaction = False
+        if self.owner.on_commit is not None:
+            settled = self.progress.sent - previous.sent
+            settled += sum(self.progress.quarantined.values()) - sum(previous.quarantined.values())
+            self.owner.on_commit(settled)
         logger.debug(
             "committed", extra={"source_file": self.path.name, "line": line, "byte_offset": offset}
         )

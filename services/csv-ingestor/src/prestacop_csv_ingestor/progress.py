@@ -11,11 +11,10 @@ import logging
 from datetime import datetime
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prestacop_csv_ingestor.exceptions import ProgressError
-from prestacop_shared import topics
+from prestacop_shared import topic_admin, topics
 from prestacop_shared.events import utc_now
 from prestacop_shared.kafka import KafkaSettings
 
@@ -40,29 +39,19 @@ class FileProgress(BaseModel):
 
 
 def ensure_topics(kafka: KafkaSettings, timeout_s: float = 30.0) -> None:
-    """Create the tickets, DLQ and (compacted) progress topics if they do not exist."""
-    admin = AdminClient(kafka.common_config())
-    wanted = [
-        NewTopic(kafka.topic(topics.NYPD_TICKETS), num_partitions=-1, replication_factor=-1),
-        NewTopic(kafka.topic(topics.NYPD_TICKETS_DLQ), num_partitions=-1, replication_factor=-1),
-        NewTopic(
-            kafka.topic(topics.NYPD_INGEST_PROGRESS),
-            num_partitions=1,
-            replication_factor=-1,
-            config={"cleanup.policy": "compact"},
-        ),
-    ]
-    existing = admin.list_topics(timeout=timeout_s).topics
-    missing = [topic for topic in wanted if topic.topic not in existing]
-    if not missing:
-        return
-    for name, future in admin.create_topics(missing, operation_timeout=timeout_s).items():
-        try:
-            future.result(timeout=timeout_s)
-            logger.info("created topic", extra={"topic": name})
-        except KafkaException as error:
-            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise ProgressError(f"could not create topic {name}: {error}") from error
+    """Create the tickets, DLQ and (compacted) progress topics if absent (catalogue config).
+
+    Raises:
+        ProgressError: a topic could not be created.
+    """
+    plan = topics.service_topic_plan(
+        (topics.NYPD_TICKETS, topics.NYPD_TICKETS_DLQ, topics.NYPD_INGEST_PROGRESS),
+        prefix=kafka.topic_prefix,
+    )
+    try:
+        topic_admin.ensure_topics(kafka, plan, timeout_s)
+    except (KafkaException, topic_admin.TopicCreationError) as error:
+        raise ProgressError(str(error)) from error
 
 
 def load_progress(kafka: KafkaSettings, timeout_s: float = 60.0) -> dict[str, FileProgress]:

@@ -3,6 +3,11 @@
 Every flag has an environment variable (``DRONE_*``, shown in ``--help``); flags win. The broker
 comes from ``KAFKA_BOOTSTRAP_SERVERS`` (and the other ``KAFKA_*`` settings). At the end one JSON
 line summarises the run on stdout; the exit code is 0 when every event was acknowledged.
+
+SIGTERM/SIGINT stop producing at once (even while the broker is away and the local queue is
+full), wait up to ``DRONE_SHUTDOWN_FLUSH_S`` (5 s) for acknowledgements, then give up on the
+rest: one error log line and the summary's ``failed`` / ``undelivered_total`` count them, and
+the exit code is 1.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
 
 EXIT_UNDELIVERED = 1
-"""Some events were not acknowledged (counted in the summary's ``failed``)."""
+"""Some events were not acknowledged (counted in the summary's ``failed``, ``undelivered_total``)."""
 EXIT_CANNOT_START = 2
 """Bad configuration, or the HTTP port could not be bound."""
 

@@ -61,7 +61,25 @@ class DroneSettings(BaseSettings):
         default=0.2, gt=0, le=100, description="Battery gained per second at base (~8 min)"
     )
     flush_timeout_s: float = Field(
-        default=30.0, gt=0, description="How long to wait for acknowledgements on exit"
+        default=30.0,
+        gt=0,
+        description="At the end of --duration-s / --max-messages: how long to wait for "
+        "acknowledgements",
+    )
+    shutdown_flush_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="On SIGTERM/SIGINT: how long to wait for acknowledgements before giving up "
+        "on the rest (counted as undelivered); keep it under the orchestrator's grace period "
+        "(docker compose: 10 s)",
+    )
+    queue_max_messages: int = Field(
+        default=100_000,
+        ge=1,
+        le=10_000_000,
+        description="Events the producer holds while the broker is slow or away "
+        "(queue.buffering.max.messages); when full, the simulation waits",
     )
 
     @field_validator("ids", mode="before")

@@ -7,25 +7,15 @@ delivery errors in ``/metrics``).
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
 import time
-from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from prestacop_drone.exceptions import HealthServerError
-
-logger = logging.getLogger(__name__)
+from prestacop_shared.service_http import HttpServerError, ServiceHttp
 
 EVENT_KINDS = ("status", "violation", "alert")
-
-StartResponse = Callable[..., Any]
-WsgiEnviron = dict[str, Any]
 
 
 class DroneMetrics:
@@ -85,67 +75,39 @@ class DroneMetrics:
         self.last_tick_monotonic = time.monotonic()
 
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        logger.debug("http request", extra={"request": format % args})
-
-
 class HealthServer:
-    """Serve ``/healthz`` (JSON) and ``/metrics`` (Prometheus text) from a daemon thread."""
+    """Serve ``/healthz`` (JSON) and ``/metrics`` (Prometheus text) from a daemon thread.
+
+    The server is the shared :class:`~prestacop_shared.service_http.ServiceHttp`; the drone's
+    own part is its health rule, a liveness probe on the simulation loop.
+    """
 
     def __init__(
         self, metrics: DroneMetrics, host: str, port: int, *, stale_after_s: float = 10.0
     ) -> None:
         self._metrics = metrics
         self._stale_after_s = stale_after_s
-        self._metrics_app = make_wsgi_app(metrics.registry)
         try:
-            self._server = make_server(
-                host, port, self._app, _ThreadingWSGIServer, handler_class=_QuietHandler
+            self._server = ServiceHttp(
+                metrics.registry, self._health, host=host, port=port, port_setting="DRONE_HTTP_PORT"
             )
-        except OSError as error:
-            raise HealthServerError(
-                f"cannot serve /healthz and /metrics on {host}:{port} (DRONE_HTTP_PORT): {error}"
-            ) from error
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="drone-http", daemon=True
-        )
+        except HttpServerError as error:
+            raise HealthServerError(str(error)) from error
 
     @property
     def port(self) -> int:
         """The port actually bound."""
-        return int(self._server.server_address[1])
+        return self._server.port
 
     def start(self) -> None:
         """Start answering requests."""
-        self._thread.start()
-        logger.info("http server listening", extra={"port": self.port})
+        self._server.start()
 
     def stop(self) -> None:
         """Stop answering and free the port."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
-    def _app(self, environ: WsgiEnviron, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "/")
-        if path == "/healthz":
-            age_s = time.monotonic() - self._metrics.last_tick_monotonic
-            healthy = age_s <= self._stale_after_s
-            body = json.dumps(
-                {"status": "ok" if healthy else "stuck", "last_tick_age_s": round(age_s, 3)}
-            ).encode()
-            start_response(
-                "200 OK" if healthy else "503 Service Unavailable",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
-            )
-            return [body]
-        if path == "/metrics":
-            result: Iterable[bytes] = self._metrics_app(environ, start_response)
-            return result
-        body = b"not found: try /healthz or /metrics\n"
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [body]
+    def _health(self) -> tuple[bool, dict[str, Any]]:
+        age_s = time.monotonic() - self._metrics.last_tick_monotonic
+        healthy = age_s <= self._stale_after_s
+        return healthy, {"status": "ok" if healthy else "stuck", "last_tick_age_s": round(age_s, 3)}

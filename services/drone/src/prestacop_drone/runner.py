@@ -41,6 +41,7 @@ class RunSummary:
     sent: dict[str, int]
     failed: dict[str, int]
     in_flight_at_exit: int
+    """Events still unacknowledged when the flush ended (then purged, and counted in failed)."""
     first_drone_id: str
     last_drone_id: str
     http_port: int | None = None
@@ -62,6 +63,7 @@ class RunSummary:
             "sent": self.sent,
             "failed": self.failed,
             "sent_total": sum(self.sent.values()),
+            "undelivered_total": sum(self.failed.values()),
             "in_flight_at_exit": self.in_flight_at_exit,
             "drone_ids": {"first": self.first_drone_id, "last": self.last_drone_id},
             "http_port": self.http_port,
@@ -80,7 +82,7 @@ class StopFlag:
             self.reason = reason
 
     def install_signal_handlers(self) -> None:
-        """Turn SIGTERM and SIGINT into a clean stop (flush, summary, exit 0)."""
+        """Turn SIGTERM and SIGINT into a clean stop (bounded flush, summary)."""
 
         def handle(signum: int, _frame: FrameType | None) -> None:
             name = signal.Signals(signum).name
@@ -101,7 +103,10 @@ def run(
     """Simulate the drones until ``duration_s``, ``max_messages`` or a stop signal; then flush.
 
     Delivery guarantee: see :class:`prestacop_drone.publisher.EventPublisher` (idempotent,
-    ``acks=all``; a stop waits up to ``flush_timeout_s`` for every acknowledgement).
+    ``acks=all``). The end of the duration or message budget waits up to ``flush_timeout_s``
+    for every acknowledgement; a stop signal stops producing at once, even while the broker is
+    away and the queue is full, and waits up to ``shutdown_flush_s``. Whatever is still
+    unacknowledged then is counted in the summary's ``failed`` and ``undelivered_total``.
     """
     stop = stop or StopFlag()
     ids = settings.drone_ids()
@@ -126,7 +131,13 @@ def run(
             stale_after_s=max(10.0, 3 * settings.interval_s),
         )
         server.start()
-    publisher = EventPublisher(kafka, metrics, producer_factory=producer_factory or Producer)
+    publisher = EventPublisher(
+        kafka,
+        metrics,
+        producer_factory=producer_factory or Producer,
+        stopping=lambda: stop.reason is not None,
+        queue_max_messages=settings.queue_max_messages,
+    )
     logger.info(
         "drones taking off",
         extra={
@@ -141,10 +152,16 @@ def run(
     try:
         stopped_by = _loop(settings, fleet, publisher, metrics, stop, started)
         elapsed_s = time.monotonic() - started
+        flush_s = settings.flush_timeout_s if stop.reason is None else settings.shutdown_flush_s
         logger.info(
-            "flushing", extra={"stopped_by": stopped_by, "in_flight": publisher.in_flight()}
+            "flushing",
+            extra={
+                "stopped_by": stopped_by,
+                "in_flight": publisher.in_flight(),
+                "flush_timeout_s": flush_s,
+            },
         )
-        in_flight = publisher.flush(settings.flush_timeout_s)
+        in_flight = publisher.flush(flush_s)
     finally:
         if server is not None:
             server.stop()
@@ -181,6 +198,8 @@ def _loop(
             return "duration"
         for event in fleet.due(elapsed_s):
             publisher.publish(event)
+            if stop.reason is not None:
+                return stop.reason
             produced_total += 1
             if max_messages is not None and produced_total >= max_messages:
                 return "max_messages"

@@ -9,12 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from prestacop_shared.service_http import HttpSettings
 from prestacop_stream_storage.datasets import DATASETS
 
 
-class Settings(BaseSettings):
+class Settings(HttpSettings):
     """Where stream-storage writes and how it paces its micro-batches."""
 
     model_config = SettingsConfigDict(env_prefix="STORAGE_", extra="ignore", frozen=True)
@@ -59,6 +60,13 @@ class Settings(BaseSettings):
         gt=0.0,
         description="On SIGTERM, how long to let a running micro-batch finish before "
         "interrupting it (STORAGE_STOP_TIMEOUT_S)",
+    )
+    stalled_after_s: float = Field(
+        default=300.0,
+        gt=0.0,
+        description="/healthz says stalled when no query committed a micro-batch or reported "
+        "an idle trigger for this long (STORAGE_STALLED_AFTER_S); keep it above Spark's 10 s "
+        "idle-progress interval and the longest expected micro-batch",
     )
     log_level: str = "INFO"
 

@@ -21,3 +21,11 @@ class CheckpointMismatchError(StreamStorageError):
 
 class QueryFailedError(StreamStorageError):
     """A streaming query stopped with an error."""
+
+
+class KafkaUnavailableError(StreamStorageError):
+    """The broker did not answer while stream-storage prepared its topics."""
+
+
+class HttpUnavailableError(StreamStorageError):
+    """The /healthz and /metrics server cannot listen where ``STORAGE_HTTP_PORT`` says."""

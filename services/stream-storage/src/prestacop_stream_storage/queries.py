@@ -114,6 +114,33 @@ def _start_sink(
     return query
 
 
+def store_query_name(dataset: Dataset) -> str:
+    """Name of the query that stores ``dataset``'s valid rows."""
+    return f"store-{dataset.name}"
+
+
+def quarantine_query_name(dataset: Dataset) -> str:
+    """Name of the query that stores ``dataset``'s quarantined messages."""
+    return f"quarantine-{dataset.name}"
+
+
+def query_checkpoints(settings: Settings, kafka: KafkaSettings) -> list[tuple[str, str, Path]]:
+    """``(query name, full topic, checkpoint)`` of every query :func:`start_queries` starts."""
+    root = settings.checkpoint_root
+    return [
+        entry
+        for dataset in (DATASETS[name] for name in settings.dataset_names)
+        for entry in (
+            (store_query_name(dataset), kafka.topic(dataset.topic), dataset.checkpoint_dir(root)),
+            (
+                quarantine_query_name(dataset),
+                kafka.topic(dataset.topic),
+                dataset.quarantine_checkpoint_dir(root),
+            ),
+        )
+    ]
+
+
 def start_queries(
     spark: SparkSession, settings: Settings, kafka: KafkaSettings, *, available_now: bool
 ) -> list[StreamingQuery]:
@@ -141,12 +168,11 @@ def start_queries(
         )
     queries = []
     for dataset in chosen:
-        name = dataset.name
         parsed = parse(kafka_source(spark, dataset, settings, kafka), dataset)
         queries.append(
             _start_sink(
                 stored_rows(parsed, dataset),
-                name=f"store-{name}",
+                name=store_query_name(dataset),
                 output=dataset.output_dir(settings.data_dir),
                 checkpoint=dataset.checkpoint_dir(settings.checkpoint_root),
                 trigger=trigger,
@@ -156,7 +182,7 @@ def start_queries(
         queries.append(
             _start_sink(
                 quarantined_rows(quarantine_source),
-                name=f"quarantine-{name}",
+                name=quarantine_query_name(dataset),
                 output=dataset.quarantine_dir(settings.data_dir),
                 checkpoint=dataset.quarantine_checkpoint_dir(settings.checkpoint_root),
                 trigger=trigger,

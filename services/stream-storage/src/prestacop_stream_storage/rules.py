@@ -3,7 +3,9 @@
 Spark's ``from_json`` already refuses what is not JSON and values of the wrong type; these rules
 add what the model forbids and what Spark SQL checks cheaply: required fields present, numeric
 bounds (``ge``/``gt``/``le``/``lt``), string lengths, enum and literal values (so
-``schema_version`` must be 1). Fields the model fills by a plain default are filled the same way
+``schema_version`` must be 1), and finite floats: Spark's JSON parser reads ``NaN`` and
+``Infinity`` (bare or quoted) into a double, and a bound does not catch them all (in Spark SQL
+``NaN`` is above every number, so ``NaN >= 0`` holds), while JSON itself has no such values. Fields the model fills by a plain default are filled the same way
 when missing; fields made by a default factory (``event_id``, ``emitted_at``) are required on
 the wire, since a stored event without them could be neither deduplicated nor dated.
 
@@ -37,6 +39,7 @@ class FieldRule:
         min_length: shortest string allowed.
         max_length: longest string allowed.
         allowed: the only values allowed (enum members' values, literal values).
+        finite: a float that must be a finite number (not NaN, not ±Infinity).
     """
 
     field: str
@@ -49,6 +52,13 @@ class FieldRule:
     min_length: int | None = None
     max_length: int | None = None
     allowed: tuple[Any, ...] | None = None
+    finite: bool = False
+
+
+def _is_float(annotation: Any) -> bool:
+    if get_origin(annotation) in (Union, types.UnionType):
+        return any(_is_float(member) for member in get_args(annotation))
+    return annotation is float
 
 
 def _nullable(annotation: Any) -> bool:
@@ -79,6 +89,7 @@ def field_rule(name: str, info: FieldInfo) -> FieldRule:
         "required": not _nullable(info.annotation),
         "default": _default(info),
         "allowed": _allowed_values(info.annotation),
+        "finite": _is_float(info.annotation),
     }
     for constraint in info.metadata:
         if isinstance(constraint, annotated_types.Ge):

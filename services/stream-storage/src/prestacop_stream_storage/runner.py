@@ -14,6 +14,7 @@ from typing import Any
 
 from pyspark.sql.streaming.query import StreamingQuery
 
+from prestacop_shared.service_http import WorkProgress
 from prestacop_stream_storage.exceptions import QueryFailedError
 
 logger = logging.getLogger(__name__)
@@ -24,11 +25,26 @@ _POLL_S = 0.5
 class QueryRunner:
     """Watch running queries: log their progress, surface failures, stop them gently."""
 
-    def __init__(self, queries: list[StreamingQuery], *, stop_timeout_s: float) -> None:
-        """Watch ``queries``; a stop waits at most ``stop_timeout_s`` for running batches."""
+    def __init__(
+        self,
+        queries: list[StreamingQuery],
+        *,
+        stop_timeout_s: float,
+        progress: WorkProgress | None = None,
+        rows_from: frozenset[str] = frozenset(),
+    ) -> None:
+        """Watch ``queries``; a stop waits at most ``stop_timeout_s`` for running batches.
+
+        Each committed micro-batch, and each idle trigger Spark reports, goes to ``progress``;
+        the rows of a batch count only for the queries named in ``rows_from`` (the store
+        queries: their quarantine twins read the same records again).
+        """
         self._queries = queries
         self._stop_timeout_s = stop_timeout_s
+        self._progress = progress
+        self._rows_from = rows_from
         self._logged_batch: dict[str, int] = {}
+        self._last_report: dict[str, str] = {}
         self.stop_requested = threading.Event()
 
     def run(self) -> None:
@@ -42,7 +58,12 @@ class QueryRunner:
             failed = [query for query in self._queries if not query.isActive and query.exception()]
             if failed:
                 self._stop_all(gently=False)
-                details = "; ".join(f"{q.name}: {q.exception()}" for q in failed)
+                for query in failed:
+                    logger.debug(
+                        "failed query in full",
+                        extra={"query": query.name, "error": str(query.exception())},
+                    )
+                details = "; ".join(f"{q.name}: {failure_summary(q.exception())}" for q in failed)
                 raise QueryFailedError(f"streaming query failed: {details}")
             if not any(query.isActive for query in self._queries):
                 self._log_progress()
@@ -71,12 +92,22 @@ class QueryRunner:
     def _log_progress(self) -> None:
         for query in self._queries:
             progress: dict[str, Any] | None = query.lastProgress
-            if not progress or progress.get("numInputRows", 0) == 0:
+            if not progress:
+                continue
+            reported_at = str(progress.get("timestamp"))
+            new_report = self._last_report.get(query.name) != reported_at
+            self._last_report[query.name] = reported_at
+            if progress.get("numInputRows", 0) == 0:
+                if new_report and self._progress is not None:
+                    self._progress.heartbeat()  # an idle trigger: caught up, not stuck
                 continue
             batch_id = int(progress["batchId"])
             if self._logged_batch.get(query.name) == batch_id:
                 continue
             self._logged_batch[query.name] = batch_id
+            if self._progress is not None:
+                rows = int(progress["numInputRows"]) if query.name in self._rows_from else 0
+                self._progress.committed(rows)
             logger.info(
                 "batch committed",
                 extra={
@@ -88,6 +119,27 @@ class QueryRunner:
                     "end_offsets": [source.get("endOffset") for source in progress["sources"]],
                 },
             )
+
+
+_PLAN_MARKER = "\n=== Streaming Query ==="
+_SUMMARY_CHARS = 1_000
+
+
+def failure_summary(error: BaseException | None) -> str:
+    """The reason a query failed, without the plan and offsets Spark appends to it.
+
+    Spark's message holds the cause, then ``=== Streaming Query ===`` and the whole logical
+    plan (tens of KB); the cause alone is kept, cut at ~1,000 characters, on one line.
+
+    Example:
+        >>> failure_summary(RuntimeError("boom: no topic\n=== Streaming Query ===\nplan..."))
+        'boom: no topic'
+    """
+    if error is None:
+        return "unknown error"
+    text = str(error).split(_PLAN_MARKER, 1)[0]
+    text = " ".join(text.split())
+    return text if len(text) <= _SUMMARY_CHARS else text[:_SUMMARY_CHARS] + " …"
 
 
 def _trigger_active(query: StreamingQuery) -> bool:

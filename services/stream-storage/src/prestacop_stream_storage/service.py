@@ -10,10 +10,15 @@ from types import FrameType
 from pyspark.sql import SparkSession
 
 from prestacop_shared.kafka import KafkaSettings
+from prestacop_shared.service_http import HttpServerError, serve
 from prestacop_shared.spark import SparkSettings, build_spark_session
 from prestacop_stream_storage.config import Settings
-from prestacop_stream_storage.queries import start_queries
+from prestacop_stream_storage.datasets import DATASETS
+from prestacop_stream_storage.exceptions import HttpUnavailableError
+from prestacop_stream_storage.metrics import StorageMetrics
+from prestacop_stream_storage.queries import query_checkpoints, start_queries, store_query_name
 from prestacop_stream_storage.runner import QueryRunner
+from prestacop_stream_storage.sources import ensure_source_topics, report_backlog
 
 logger = logging.getLogger(__name__)
 
@@ -44,22 +49,66 @@ def run(
         handle_signals: make SIGTERM and SIGINT ask for a stop (main thread only).
         stop_requested: an event another thread may set to ask for a stop.
 
+    Before the queries start, the chosen datasets' missing topics are created (or waited for)
+    and each query's backlog is logged (:mod:`prestacop_stream_storage.sources`). With
+    ``STORAGE_HTTP_PORT`` set, ``/healthz`` and ``/metrics`` are served meanwhile
+    (:mod:`prestacop_stream_storage.metrics`).
+
     Raises:
+        HttpUnavailableError: ``STORAGE_HTTP_PORT`` cannot be bound.
+        KafkaUnavailableError: the broker did not answer while preparing the topics.
         CheckpointMismatchError: a checkpoint does not belong to its output folder.
         QueryFailedError: a query failed (the others were stopped).
     """
-    queries = start_queries(spark, settings, kafka, available_now=available_now)
-    runner = QueryRunner(queries, stop_timeout_s=settings.stop_timeout_s)
-    if stop_requested is not None:
-        runner.stop_requested = stop_requested
+    stop = stop_requested if stop_requested is not None else threading.Event()
     if handle_signals:
 
         def ask_to_stop(signum: int, _frame: FrameType | None) -> None:
             logger.info("signal received", extra={"signal": signal.Signals(signum).name})
-            runner.stop_requested.set()
+            stop.set()
 
         signal.signal(signal.SIGTERM, ask_to_stop)
         signal.signal(signal.SIGINT, ask_to_stop)
+    metrics = StorageMetrics(stalled_after_s=settings.stalled_after_s)
+    try:
+        server = serve(
+            metrics.registry,
+            metrics.progress.health,
+            host=settings.http_host,
+            port=settings.http_port,
+            port_setting="STORAGE_HTTP_PORT",
+        )
+    except HttpServerError as error:
+        raise HttpUnavailableError(str(error)) from error
+    try:
+        _store(spark, settings, kafka, available_now=available_now, stop=stop, metrics=metrics)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _store(
+    spark: SparkSession,
+    settings: Settings,
+    kafka: KafkaSettings,
+    *,
+    available_now: bool,
+    stop: threading.Event,
+    metrics: StorageMetrics,
+) -> None:
+    chosen = [DATASETS[name] for name in settings.dataset_names]
+    if not ensure_source_topics(kafka, chosen, stop_requested=stop):
+        logger.info("stopped while waiting for topics")
+        return
+    report_backlog(kafka, query_checkpoints(settings, kafka), metrics)
+    queries = start_queries(spark, settings, kafka, available_now=available_now)
+    runner = QueryRunner(
+        queries,
+        stop_timeout_s=settings.stop_timeout_s,
+        progress=metrics.progress,
+        rows_from=frozenset(store_query_name(dataset) for dataset in chosen),
+    )
+    runner.stop_requested = stop
     logger.info(
         "storing",
         extra={

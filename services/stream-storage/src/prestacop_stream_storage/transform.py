@@ -12,7 +12,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from prestacop_shared.spark import PARTITION_COLUMN, spark_schema
+from prestacop_shared.spark import PARTITION_COLUMN, issue_day, spark_schema
 from prestacop_stream_storage.datasets import QUARANTINE_COLUMNS, Dataset
 from prestacop_stream_storage.rules import FieldRule, model_rules
 
@@ -30,7 +30,6 @@ JSON_OPTIONS: Final[dict[str, str]] = {
 }
 """``from_json`` options: keep malformed records (flagged in ``_corrupt_record``), never fail."""
 
-ISSUE_DATE_PATTERN: Final = r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$"
 NOT_PARSED_REASON: Final = "invalid JSON, not a JSON object, or a field of the wrong type"
 EMPTY_REASON: Final = "empty message value"
 
@@ -41,6 +40,9 @@ def _rule_failures(rule: FieldRule, value: Column) -> list[Column]:
     failures = []
     if rule.required:
         failures.append(F.when(value.isNull(), F.lit(f"{name}: missing")))
+    if rule.finite:
+        infinite = value.isin(float("inf"), float("-inf"))
+        failures.append(F.when(F.isnan(value) | infinite, F.lit(f"{name}: not a finite number")))
     if rule.lower is not None:
         op, fails = (
             (">=", value < rule.lower) if rule.lower_inclusive else (">", value <= rule.lower)
@@ -131,18 +133,15 @@ def parse(kafka_records: DataFrame, dataset: Dataset) -> DataFrame:
 def event_date(dataset: Dataset) -> Column:
     """The partition date of a parsed row.
 
-    Drone events: the UTC date of ``emitted_at``. Tickets: the issue date (``MM/dd/yyyy`` as
-    the source writes it), falling back to the UTC date of ``emitted_at`` when the issue date
-    is missing or unparseable (e.g. ``13/45/2016``), so every ticket gets a partition.
+    Follows the dataset's :class:`~prestacop_shared.datasets.PartitionRule`. Drone events: the
+    UTC date of ``emitted_at``. Tickets: the issue date (:func:`prestacop_shared.spark.issue_day`),
+    falling back to the UTC date of ``emitted_at`` when the issue date is missing or not a
+    calendar date (e.g. ``13/45/2016``), so every ticket gets a partition.
     """
     emitted_on = F.to_date(F.col("emitted_at"))
     if not dataset.dated_by_issue_date:
         return emitted_on
-    issued_on = F.when(
-        F.col("issue_date").rlike(ISSUE_DATE_PATTERN),
-        F.try_to_date(F.col("issue_date"), "MM/dd/yyyy"),
-    )
-    return F.coalesce(issued_on, emitted_on)
+    return F.coalesce(issue_day(F.col("issue_date")), emitted_on)
 
 
 def stored_rows(parsed: DataFrame, dataset: Dataset) -> DataFrame:

@@ -27,11 +27,12 @@ from pathlib import Path
 import honcho.manager
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from prestacop_devkit.broker import LocalKafka, free_ports
 from prestacop_devkit.jars import ensure_spark_kafka_jars, repo_root
 from prestacop_shared import topics
+from prestacop_shared.kafka import KafkaSettings
+from prestacop_shared.topic_admin import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +72,16 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
+DEMO_PARTITIONS = 4
+"""Partitions of the demo's data and state topics: enough for its 2-core machine."""
+
+
 def _create_topics(bootstrap: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    new = [
-        NewTopic(t, num_partitions=4, replication_factor=1)
-        for t in topics.ALL_TOPICS
-        if t not in topics.COMPACTED_TOPICS
-    ]
-    new += [
-        NewTopic(t, num_partitions=1, replication_factor=1, config={"cleanup.policy": "compact"})
-        for t in topics.COMPACTED_TOPICS
-    ]
-    for future in admin.create_topics(new).values():
-        future.result(timeout=30)
+    """Create every catalogue topic, at the demo's size."""
+    ensure_topics(
+        KafkaSettings(bootstrap_servers=bootstrap),
+        topics.topic_plan(partitions=DEMO_PARTITIONS, replication_factor=1),
+    )
 
 
 MALFORMED_SAMPLES = (
@@ -166,7 +164,8 @@ def _environment(options: DemoOptions, ports: DemoPorts, token: str) -> dict[str
             "STORAGE_DATA_DIR": str(workdir / "data"),
             "STORAGE_TRIGGER_INTERVAL_S": "10",
             "ANALYTICS_DATA_DIR": str(workdir / "data"),
-            "ANALYTICS_API_TOKEN": token,
+            # No ANALYTICS_API_TOKEN: the dashboard is served read-only, as `make dashboard`
+            # serves it afterwards (the demo computes its report with `prestacop-analytics run`).
             "ANALYTICS_HTTP_PORT": str(ports.dashboard),
         }
     )
@@ -383,7 +382,8 @@ def _summary(options: DemoOptions, bootstrap: str, report_dir: Path, resolved: i
         "",
         f"  report                   {report_dir}",
         f"  CSV datasets             {workdir / 'data'}",
-        "  dashboard                `make dashboard`, then http://127.0.0.1:8090/",
+        "  dashboard                `make dashboard` (read-only, no token needed), then "
+        "http://127.0.0.1:8090/",
         f"  mail                     {workdir / 'mail' / 'new'} (one .eml-style file per email)",
     ]
     return "\n".join(lines)

@@ -1,5 +1,7 @@
 // Prestacop dashboard: plain JS + SVG, no external assets. Each chart container gets
 // data-rendered="true" and data-items="<drawn items>" once drawn (the browser test reads them).
+// Values from the data (drone ids come from Kafka unchecked) are only ever set as textContent
+// or attribute values, never parsed as HTML; the server's Content-Security-Policy backs that up.
 "use strict";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -99,25 +101,43 @@ function drawPositions(container, rows, geography) {
   done(container, drawn);
 }
 
+function tableWithHead(headers) {
+  const table = document.createElement("table");
+  const row = table.createTHead().insertRow();
+  headers.forEach((text) => {
+    const th = document.createElement("th");
+    th.textContent = text;
+    row.appendChild(th);
+  });
+  return table;
+}
+
+function textCell(tr, text) {
+  const td = tr.insertCell();
+  td.textContent = String(text);
+  return td;
+}
+
 function drawFleet(container, rows) {
   if (!rows.length) return empty(container, "No live drone data stored yet.");
-  const table = document.createElement("table");
-  table.innerHTML = "<thead><tr><th>drone</th><th>messages</th><th>violations</th><th>alerts</th>" +
-    "<th>alert rate</th><th>mean resolution</th><th>battery</th><th>state</th></tr></thead>";
+  const table = tableWithHead(
+    ["drone", "messages", "violations", "alerts", "alert rate", "mean resolution", "battery", "state"]);
   const body = document.createElement("tbody");
   rows.forEach((row) => {
-    const tr = document.createElement("tr");
+    const tr = body.insertRow();
     tr.className = "drone";
-    const battery = row.latest_battery_pct ?? 0;
-    const cells = [
+    const battery = Number(row.latest_battery_pct ?? 0);
+    [
       row.drone_id, row.messages, row.violations, row.alerts,
       row.alert_rate == null ? "—" : `${(100 * row.alert_rate).toFixed(1)} %`,
-      row.mean_resolution_s == null ? "—" : `${row.mean_resolution_s.toFixed(0)} s`,
-      `<span class="battery" style="width:${(battery * 0.6).toFixed(0)}px"></span> ${battery.toFixed(0)} %`,
-      row.latest_state ?? "—",
-    ];
-    tr.innerHTML = cells.map((c) => `<td>${c}</td>`).join("");
-    body.appendChild(tr);
+      row.mean_resolution_s == null ? "—" : `${Number(row.mean_resolution_s).toFixed(0)} s`,
+    ].forEach((value) => textCell(tr, value));
+    const batteryCell = tr.insertCell();
+    const bar = document.createElement("span");
+    bar.className = "battery";
+    bar.style.width = `${(battery * 0.6).toFixed(0)}px`;
+    batteryCell.append(bar, ` ${battery.toFixed(0)} %`);
+    textCell(tr, row.latest_state ?? "—");
   });
   table.appendChild(body);
   container.appendChild(table);
@@ -125,17 +145,12 @@ function drawFleet(container, rows) {
 }
 
 function drawQuality(container, rows) {
-  const table = document.createElement("table");
-  table.innerHTML = "<thead><tr><th>metric</th><th>value</th></tr></thead>";
+  const table = tableWithHead(["metric", "value"]);
   const body = document.createElement("tbody");
   rows.forEach((row) => {
-    const tr = document.createElement("tr");
-    const name = document.createElement("td");
-    name.textContent = row.metric.replaceAll("_", " ");
-    const value = document.createElement("td");
-    value.textContent = row.value.toLocaleString("en-US");
-    tr.append(name, value);
-    body.appendChild(tr);
+    const tr = body.insertRow();
+    textCell(tr, String(row.metric).replaceAll("_", " "));
+    textCell(tr, typeof row.value === "number" ? row.value.toLocaleString("en-US") : row.value);
   });
   table.appendChild(body);
   container.appendChild(table);

@@ -1,0 +1,130 @@
+"""The dataset catalogue: what is stored, from which topic, in which folder, partitioned how.
+
+stream-storage writes these folders and analytics reads them; both take the names from here.
+Layout under the data directory (``STORAGE_DATA_DIR`` / ``ANALYTICS_DATA_DIR``), each folder one
+Spark file sink with its own ``_spark_metadata`` log, partitioned by ``event_date=YYYY-MM-DD``::
+
+    drone_msg/status/             drone.status               date of emitted_at (UTC)
+    drone_msg/violations/         drone.violations           date of emitted_at (UTC)
+    drone_msg/alerts/             drone.alerts               date of emitted_at (UTC)
+    drone_msg/alert_resolutions/  drone.alert-resolutions    date of emitted_at (UTC)
+    archived_nypd_msg/            nypd.tickets               issue date, else emitted_at
+    quarantine/<dataset>/         messages of that dataset's topic that did not fit its model,
+                                  partitioned by the date of their Kafka timestamp
+
+Bad input is kept in two places by design: a producer that can tell a record is bad before
+sending it (the csv-ingestor, the alert-mailer) sends it to the topic's dead-letter topic
+(:attr:`Dataset.dead_letter_topic`); a message that reached the data topic but does not fit the
+model is quarantined by stream-storage (:meth:`Dataset.quarantine_dir`).
+
+Checkpoints of stream-storage's queries live under its checkpoint root as ``<dataset>/`` and
+``quarantine/<dataset>/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+from typing import Final
+
+from prestacop_shared import topics
+from prestacop_shared.events import Alert, AlertResolution, DroneStatus, Event, Violation
+from prestacop_shared.tickets import HistoricalTicket
+
+QUARANTINE_FOLDER: Final = "quarantine"
+"""Folder (under the data directory) of every dataset's quarantine sink."""
+
+DRONE_FOLDER: Final = PurePosixPath("drone_msg")
+"""Folder (under the data directory) that holds the drone datasets."""
+
+TICKETS_FOLDER: Final = PurePosixPath("archived_nypd_msg")
+"""Folder (under the data directory) of the stored historical tickets."""
+
+
+class PartitionRule(StrEnum):
+    """Which date a stored row is filed under (its ``event_date`` partition)."""
+
+    EMITTED_DATE = "emitted_date"
+    """The UTC date of ``emitted_at``."""
+    ISSUE_DATE = "issue_date"
+    """A ticket's issue date (see :func:`prestacop_shared.spark.issue_day`), else the UTC
+    date of ``emitted_at`` when the issue date is missing or not a calendar date."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One stored dataset: the topic it comes from, the model of its rows, its folder.
+
+    Attributes:
+        name: the dataset's name on the command line, in checkpoint and quarantine folders.
+        topic: the catalogue topic it is stored from (without deployment prefix).
+        model: the pydantic model of the topic's messages and of the stored rows.
+        folder: output folder relative to the data directory.
+        partition_rule: which date a row is filed under.
+    """
+
+    name: str
+    topic: str
+    model: type[Event]
+    folder: PurePosixPath
+    partition_rule: PartitionRule = PartitionRule.EMITTED_DATE
+
+    @property
+    def dated_by_issue_date(self) -> bool:
+        """Whether rows are partitioned by the ticket's issue date instead of ``emitted_at``."""
+        return self.partition_rule is PartitionRule.ISSUE_DATE
+
+    @property
+    def dead_letter_topic(self) -> str | None:
+        """The dead-letter topic producers of :attr:`topic` send unsendable records to."""
+        return topics.CATALOGUE[self.topic].dead_letter_topic
+
+    @property
+    def quarantine_folder(self) -> PurePosixPath:
+        """The quarantine sink folder relative to the data directory."""
+        return PurePosixPath(QUARANTINE_FOLDER) / self.name
+
+    def output_dir(self, data_dir: Path) -> Path:
+        """The file sink folder of the valid rows."""
+        return data_dir / self.folder
+
+    def quarantine_dir(self, data_dir: Path) -> Path:
+        """The file sink folder of this dataset's quarantined messages."""
+        return data_dir / self.quarantine_folder
+
+    def checkpoint_dir(self, checkpoint_root: Path) -> Path:
+        """The checkpoint of the query that stores the valid rows."""
+        return checkpoint_root / self.name
+
+    def quarantine_checkpoint_dir(self, checkpoint_root: Path) -> Path:
+        """The checkpoint of the query that stores the quarantined messages."""
+        return checkpoint_root / QUARANTINE_FOLDER / self.name
+
+    @property
+    def stored_columns(self) -> tuple[str, ...]:
+        """Columns of a stored row, in file order, partition column last (needs pyspark)."""
+        from prestacop_shared.spark import stored_schema
+
+        return tuple(stored_schema(self.model).fieldNames())
+
+
+STATUS: Final = Dataset("status", topics.DRONE_STATUS, DroneStatus, DRONE_FOLDER / "status")
+VIOLATIONS: Final = Dataset(
+    "violations", topics.DRONE_VIOLATIONS, Violation, DRONE_FOLDER / "violations"
+)
+ALERTS: Final = Dataset("alerts", topics.DRONE_ALERTS, Alert, DRONE_FOLDER / "alerts")
+ALERT_RESOLUTIONS: Final = Dataset(
+    "alert_resolutions",
+    topics.DRONE_ALERT_RESOLUTIONS,
+    AlertResolution,
+    DRONE_FOLDER / "alert_resolutions",
+)
+TICKETS: Final = Dataset(
+    "tickets", topics.NYPD_TICKETS, HistoricalTicket, TICKETS_FOLDER, PartitionRule.ISSUE_DATE
+)
+
+DATASETS: Final[dict[str, Dataset]] = {
+    dataset.name: dataset for dataset in (STATUS, VIOLATIONS, ALERTS, ALERT_RESOLUTIONS, TICKETS)
+}
+"""Every stored dataset, by name."""
