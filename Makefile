@@ -8,6 +8,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEVKIT := $(VENV)/bin/prestacop-devkit
 COMPOSE ?= docker compose
+ENV_FILE ?= .env
+# The Dockerfiles use RUN --mount=type=cache: BuildKit (the default of Docker 23+, not of 20.10).
+export DOCKER_BUILDKIT ?= 1
 DRONES ?= 10
 PYTEST_ARGS ?=
 
@@ -74,10 +77,22 @@ bench: setup ## Print the benchmark figures (ingestor, storage, analytics, drone
 bench-quick: setup ## The same benchmarks on smaller inputs (a few minutes)
 	$(PY) benchmarks/run_all.py --quick
 
+.PHONY: docker-compose
+docker-compose: venv ## Docker: install Compose v2 as the CLI plugin, built from the Go module proxy (once)
+	$(DEVKIT) docker-compose
+
+.PHONY: docker-images
+docker-images: jars docker-compose ## Docker: make the base images present; without a registry, build stand-ins (compose/standins)
+	$(DEVKIT) docker-images
+
+.PHONY: test-docker
+test-docker: setup ## Only the docker tests (needs an engine and `make docker-images`)
+	$(VENV)/bin/pytest -m docker tests/docker $(PYTEST_ARGS)
+
 .PHONY: up
-up: ## Docker: start the whole fleet (Kafka, Mailpit, services) and wait until healthy
-	@test -f .env || { echo "First: cp .env.example .env, then set MAILER_OPERATOR_TOKEN and ANALYTICS_API_TOKEN"; exit 1; }
-	$(COMPOSE) up -d --build --wait
+up: ## Docker: start the whole fleet (Kafka, Mailpit, services) and wait until healthy (ENV_FILE=.env)
+	@test -f $(ENV_FILE) || { echo "First: cp .env.example $(ENV_FILE), then set MAILER_OPERATOR_TOKEN and ANALYTICS_API_TOKEN"; exit 1; }
+	$(COMPOSE) --env-file $(ENV_FILE) up -d --build --wait
 
 .PHONY: down
 down: ## Docker: stop the fleet, every profile (keeps the volumes; add -v by hand to drop them)

@@ -1,8 +1,9 @@
 """Shared test fixtures: one real Kafka broker and one Spark session per run, SMTP per test.
 
-The broker is chosen in this order: ``KAFKA_BOOTSTRAP_SERVERS`` if set; a testcontainers Kafka
-if a Docker engine answers a ping; else a local KRaft broker started from the Maven Central jars
-(``prestacop_devkit``). Each test gets its own topic namespace (``kafka_settings.topic_prefix``).
+The broker is ``KAFKA_BOOTSTRAP_SERVERS`` if set, else a local KRaft broker started from the Maven
+Central jars (``prestacop_devkit``), whether or not a Docker engine answers: only the ``docker``
+tests (tests/docker) start containers, and they skip when the images are missing. Each test gets
+its own topic namespace (``kafka_settings.topic_prefix``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from prestacop_shared.kafka import KafkaSettings
-from tests.docker.engine import engine_answers
 from tests.support.smtp import RecordingSMTPServer
 
 if TYPE_CHECKING:
@@ -48,13 +48,6 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if configured:
         yield configured
-        return
-    engine, _ = engine_answers()
-    if engine:
-        from testcontainers.community.kafka import KafkaContainer  # type: ignore[import-untyped]
-
-        with KafkaContainer().with_kraft() as container:
-            yield container.get_bootstrap_server()
         return
     from prestacop_devkit.broker import LocalKafka, free_ports
 

@@ -34,3 +34,39 @@ def compose_available() -> tuple[bool, str]:
     if done.returncode != 0:
         return False, f"`docker compose` is not available: {done.stderr.strip()[:200]}"
     return True, done.stdout.strip()
+
+
+@cache
+def base_images_present() -> tuple[bool, str]:
+    """An engine, and every base image the Dockerfiles and compose file name, present locally.
+
+    Without a registry nothing can be pulled: ``make docker-images`` builds stand-ins under the
+    public names (prestacop_devkit.docker_images).
+    """
+    engine, why = engine_answers()
+    if not engine:
+        return False, why
+    import docker
+
+    from prestacop_devkit.docker_images import STANDINS
+
+    client = docker.from_env(timeout=30)
+    missing = []
+    for standin in STANDINS:
+        try:
+            client.images.get(standin.name)
+        except docker.errors.ImageNotFound:
+            missing.append(standin.name)
+    if missing:
+        return (
+            False,
+            f"base images missing ({', '.join(missing)}): build them with `make docker-images`",
+        )
+    return True, "every base image is present"
+
+
+@cache
+def stack_available() -> tuple[bool, str]:
+    """What the compose tests need: the compose plugin and every base image."""
+    ready, why = compose_available()
+    return base_images_present() if ready else (ready, why)

@@ -40,9 +40,9 @@ PYSPARK_VARIABLES = frozenset({"PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON"})
 """Read by pyspark itself: which Python its workers and driver run (Spark images only)."""
 
 SPARK_DAEMON_VARIABLES = frozenset(
-    {"SPARK_WORKER_DIR", "SPARK_WORKER_CORES", "SPARK_WORKER_MEMORY"}
+    {"SPARK_WORKER_DIR", "SPARK_WORKER_CORES", "SPARK_WORKER_MEMORY", "SPARK_MASTER_OPTS"}
 )
-"""Spark standalone's own worker variables (spark-env), set on the spark-cluster workers only."""
+"""Spark standalone's own daemon variables (spark-env), set on the spark-cluster daemons only."""
 
 COMPOSE_KNOB_PREFIX = "PRESTACOP_"
 """Variables interpolated by docker-compose.yml itself and read by no service."""

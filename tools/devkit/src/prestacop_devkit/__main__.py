@@ -72,6 +72,26 @@ def fetch_jars() -> None:
     typer.echo(spark_jars[0].parent)
 
 
+@app.command("docker-images")
+def docker_images(
+    force: Annotated[bool, typer.Option(help="Rebuild stand-ins even when unchanged.")] = False,
+    pull: Annotated[bool, typer.Option(help="Try docker pull before building.")] = True,
+) -> None:
+    """Make the base images the Dockerfiles and compose file name present (stand-ins if needed)."""
+    from prestacop_devkit.docker_images import ensure_images
+
+    for name, outcome in ensure_images(force=force, pull=pull).items():
+        typer.echo(f"{name}: {outcome}")
+
+
+@app.command("docker-compose")
+def docker_compose() -> None:
+    """Install Compose v2 as the Docker CLI plugin, built from the Go module proxy (once)."""
+    from prestacop_devkit.docker_images import ensure_compose_plugin
+
+    _say(ensure_compose_plugin())
+
+
 @kafka_app.command("up")
 def kafka_up(
     port: Annotated[int, typer.Option(help="Client port on 127.0.0.1.")] = 9092,
