@@ -176,7 +176,7 @@ def ingest(
 def watch(
     inbox: Annotated[Path | None, typer.Option(help="Folder to watch (INGESTOR_INBOX)")] = None,
 ) -> None:
-    """Service mode: ingest each file dropped in the inbox, then move it to done/ or refused/."""
+    """Service mode: ingest each settled file of the inbox; move it to done/, refused/ or failed/."""
     from prestacop_csv_ingestor.watch import watch_inbox
 
     settings, kafka = _settings(inbox=inbox)
@@ -192,7 +192,10 @@ def watch(
         # Nested: a flat ``extra`` would clash with LogRecord's own ``message`` attribute.
         logger.info("file summary", extra={"summary": summary.to_dict()})
 
-    watch_inbox(settings.inbox, ingestor, settings.poll_interval_s, log_summary)
+    watch_inbox(
+        settings.inbox, ingestor, settings.poll_interval_s, log_summary,
+        settle_s=settings.settle_s,
+    )  # fmt: skip
 
 
 @app.command()
