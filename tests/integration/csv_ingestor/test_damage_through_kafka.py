@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,28 +33,33 @@ _names = itertools.count()
 )  # fmt: skip
 def test_damaged_files_through_kafka_every_line_lands_once(
     generated: tuple[TicketLayout, list[Line], bytes, int],
-    kafka_settings: KafkaSettings,
+    kafka_settings_factory: Callable[..., KafkaSettings],
+    topic_prefix: str,
     tmp_path: Path,
 ) -> None:
     _, lines, data, _ = generated
-    path = tmp_path / f"damaged-{next(_names)}.csv"
+    number = next(_names)
+    kafka_settings = kafka_settings_factory(topic_prefix=f"{topic_prefix}{number}.")
+    path = tmp_path / f"damaged-{number}.csv"
     path.write_bytes(data)
     ingestor = FileIngestor(Settings(max_record_bytes=MAX_RECORD_BYTES), kafka_settings)
     summary = ingestor.ingest(path)
     assert summary.status == "ingested"
     assert summary.lines_read == len(lines)
 
-    def mine(topic: str) -> list[bytes]:
-        records = consume_all(kafka_settings, kafka_settings.topic(topic), idle_s=1.0)
-        return [r.value for r in records if r.value and f'"{path.name}' in r.value.decode()]
+    def read(topic: str, expected: int) -> list[bytes]:
+        records = consume_all(
+            kafka_settings, kafka_settings.topic(topic), expected=expected, idle_s=1.0
+        )
+        return [r.value for r in records if r.value]
 
     covered: list[int] = []
-    for value in mine(topics.NYPD_TICKETS):
+    for value in read(topics.NYPD_TICKETS, summary.sent):
         ticket = HistoricalTicket.model_validate_json(value)
         text = ticket.model_dump(include=set(TicketLayout(summary.layout).fields))
         span = 1 + sum(v.count("\n") for v in text.values() if isinstance(v, str))
         covered.extend(range(ticket.source_line, ticket.source_line + span))
-    for value in mine(topics.NYPD_TICKETS_DLQ):
+    for value in read(topics.NYPD_TICKETS_DLQ, sum(summary.quarantined.values())):
         letter = DeadLetter.model_validate_json(value)
         first = int(letter.source.rsplit(":", 1)[1])
         covered.extend(range(first, first + 1 + letter.raw.count("\n")))

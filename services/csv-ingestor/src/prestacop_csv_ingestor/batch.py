@@ -408,7 +408,9 @@ def may_need_escapes(buffer: bytes, split: RecordSplit) -> bool:
 
     Looks at the raw bytes with numpy: a backslash, a control byte other than the line endings,
     a record spanning lines, or a quote that does not open a field (after a comma or at the start
-    of a line) or close one (before a comma or the line end) — an escaped ``""`` included.
+    of a line) or close one (before a comma or the line end) — an escaped ``""`` included. A
+    lone CR needs no look here: the cutter rewrites such records, and rewritten records always
+    take the escaping path.
     """
     start, end = int(split.starts[0]), int(split.ends[-1])
     raw = np.frombuffer(buffer, dtype=np.uint8)[start:end]
@@ -417,12 +419,6 @@ def may_need_escapes(buffer: bytes, split: RecordSplit) -> bool:
     control = raw < SPACE
     if bool((control & (raw != NEWLINE) & (raw != CARRIAGE_RETURN)).any()):
         return True
-    returns = np.flatnonzero(raw == CARRIAGE_RETURN)
-    if returns.size:
-        # Only a CR ending a line (before its newline, or the last byte) is a line ending.
-        following = np.append(raw, np.uint8(NEWLINE))[returns + 1]
-        if bool((following != NEWLINE).any()):
-            return True
     quotes = np.flatnonzero(raw == QUOTE)
     if not quotes.size:
         return False
