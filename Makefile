@@ -52,6 +52,10 @@ test: setup lint ## Set everything up, lint, and run every test (starts and stop
 test-unit: venv ## Only the unit tests (no servers)
 	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
 
+.PHONY: fuzz
+fuzz: venv ## Long property run of the CSV splitter and encoder (INGESTOR_FUZZ_EXAMPLES files, default 50000)
+	INGESTOR_FUZZ_PROFILE=fuzz $(VENV)/bin/pytest tests/unit/csv_ingestor/test_damage.py -p no:cacheprovider $(PYTEST_ARGS)
+
 .PHONY: kafka-up
 kafka-up: jars ## Start a local Kafka broker (KRaft) from the jars; prints its bootstrap address
 	@$(DEVKIT) kafka up

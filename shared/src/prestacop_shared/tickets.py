@@ -147,6 +147,33 @@ INTEGER_FIELDS: Final[frozenset[str]] = frozenset(
 )
 """Source fields typed as integers; every other source field is raw text."""
 
+INTEGER_TEXT_PATTERN: Final[str] = r"-?(?:0|[1-9][0-9]{0,17})"
+"""The text an integer field may hold (to be matched whole): a canonical integer (no ``+``, no
+leading zero, so ``str(int(text)) == text``) of at most 18 digits (it fits a 64-bit long). The
+csv-ingestor's vectorised checks and :func:`parse_source_value` both use it."""
+
+
+def _integer_bounds(name: str) -> tuple[int | None, int | None]:
+    low: int | None = None
+    high: int | None = None
+    for constraint in HistoricalTicket.model_fields[name].metadata:
+        low = getattr(constraint, "ge", low)
+        high = getattr(constraint, "le", high)
+        if getattr(constraint, "gt", None) is not None:
+            low = int(constraint.gt) + 1
+        if getattr(constraint, "lt", None) is not None:
+            high = int(constraint.lt) - 1
+    return low, high
+
+
+INTEGER_BOUNDS: Final[Mapping[str, tuple[int | None, int | None]]] = {
+    name: bounds
+    for name in sorted(INTEGER_FIELDS)
+    if (bounds := _integer_bounds(name)) != (None, None)
+}
+"""Inclusive ``(lowest, highest)`` value of the integer fields the model bounds (``None``: no
+bound), read from the model's own constraints so that a check built from it is the model's."""
+
 
 class TicketLayout(StrEnum):
     """The two header layouts of the real files."""
@@ -200,9 +227,13 @@ def parse_source_value(field: str, text: str) -> int | str | None:
         return None
     if field not in INTEGER_FIELDS:
         return text
-    if re.fullmatch(r"-?(0|[1-9][0-9]*)", text) is None:
+    if re.fullmatch(INTEGER_TEXT_PATTERN, text) is None:
         raise TicketFormatError(f"{field}: expected an integer, got {text[:40]!r}")
-    return int(text)
+    value = int(text)
+    low, high = INTEGER_BOUNDS.get(field, (None, None))
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise TicketFormatError(f"{field}: {value} is out of range [{low}, {high}]")
+    return value
 
 
 def ticket_from_source_row(

@@ -27,6 +27,14 @@ def _rows_committed(base: str) -> float:
     return float(found.group(1)) if found else -1.0
 
 
+def _files(base: str, outcome: str) -> float:
+    text = httpx.get(f"{base}/metrics", timeout=5).text
+    found = re.search(
+        rf'^prestacop_csv_ingestor_files{{outcome="{outcome}"}} (\S+)$', text, re.MULTILINE
+    )
+    return float(found.group(1)) if found else -1.0
+
+
 def test_metrics_count_the_committed_rows_and_health_says_up(
     tmp_path: Path, nyc_data: Path, kafka_settings: KafkaSettings
 ) -> None:
@@ -53,6 +61,14 @@ def test_metrics_count_the_committed_rows_and_health_says_up(
             assert time.monotonic() < deadline, f"rows committed: {_rows_committed(base)}"
             time.sleep(0.2)
         assert _rows_committed(base) == 99  # every data line, sent or quarantined, once
+        while _files(base, "done") < 1:
+            assert time.monotonic() < deadline, f"files done: {_files(base, 'done')}"
+            time.sleep(0.2)
+        (inbox / "unreadable.csv").write_bytes(b"\xff\xfe not a csv header at all\n")
+        while _files(base, "refused") + _files(base, "failed") < 1:
+            assert time.monotonic() < deadline, "the bad file was never counted"
+            time.sleep(0.2)
+        assert _files(base, "done") == 1
         health = httpx.get(f"{base}/healthz", timeout=5)
         assert (health.status_code, health.json()) == (200, {"status": "up"})
     finally:

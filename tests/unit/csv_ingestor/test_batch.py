@@ -152,3 +152,27 @@ def test_quotes_inside_an_unquoted_field_still_give_valid_json(tmp_path: Path) -
     layout, batch = encode_file(path)
     ticket = decode(HistoricalTicket, batch.values[0].encode())
     assert ticket.street_name == next(csv.reader([odd.decode()]))[24] == '12 "A" ST'
+
+
+def test_a_lone_carriage_return_inside_a_field_gives_valid_json(tmp_path: Path) -> None:
+    """On the old main the CR went raw into the JSON string, which storage then rejected."""
+    lines = SAMPLES[0].read_bytes().split(b"\n")
+    fields = lines[1].split(b",")
+    path = tmp_path / "cr.csv"
+    path.write_bytes(b"\n".join([lines[0], b",".join([*fields[:24], b"5 X\rAVE", *fields[25:]])]))
+    _, batch = encode_file(path)
+    (value,) = batch.values
+    assert HistoricalTicket.model_validate_json(value).street_name == "5 X\rAVE"
+
+
+def test_a_negative_summons_number_is_a_dead_letter_not_a_ticket(tmp_path: Path) -> None:
+    """On the old main ``-5`` passed the integer check and was sent; the model refuses it."""
+    lines = SAMPLES[0].read_bytes().split(b"\n")
+    fields = lines[1].split(b",")
+    path = tmp_path / "negative.csv"
+    path.write_bytes(b"\n".join([lines[0], b",".join([b"-5", *fields[1:]]), lines[2]]))
+    _, batch = encode_file(path)
+    assert [HistoricalTicket.model_validate_json(v).source_line for v in batch.values] == [3]
+    (letter,) = [DeadLetter.model_validate_json(v) for _, v, _ in batch.dead_letters]
+    assert letter.source == "negative.csv:2"
+    assert letter.reason == "out of range: summons_number=-5 (must be >= 0)"

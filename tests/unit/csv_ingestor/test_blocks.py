@@ -82,3 +82,22 @@ def test_leaving_early_stops_the_thread() -> None:
                 break
     assert closed.wait(5)
     assert not any(t.name == "csv-read-ahead" and t.is_alive() for t in threading.enumerate())
+
+
+def test_no_byte_past_the_end_it_was_given_is_read(tmp_path: Path) -> None:
+    """A file growing while it is read: only the size it had when opened is ingested."""
+    path = tmp_path / "growing.csv"
+    generate_file(path, 500, year=2017, seed=4)
+    data = path.read_bytes()
+    end = data.index(b"\n", len(data) // 2) + 1  # the end of a line in the middle
+    tickets_file = open_tickets_file(path)
+    context = FileContext(tickets_file.layout, path.name, "f" * 24, enrich.archive_fleet("n", 2))
+    reader = BlockReader(
+        path, context, Settings(), RepeatCounter(10_000), offset=tickets_file.data_offset,
+        line=2, end=end, block_bytes=4096,
+    )  # fmt: skip
+    items = list(reader.items())
+    sent = sum(len(item.values) for item in items if isinstance(item, EncodedBatch))
+    assert sent == data[:end].count(b"\n") - 1
+    last = items[-1]
+    assert isinstance(last, Checkpoint) and last.done and last.offset == end

@@ -13,7 +13,7 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -28,6 +28,7 @@ from prestacop_csv_ingestor.config import Settings
 from prestacop_csv_ingestor.exceptions import DeliveryError, FileRefusedError, ProgressError
 from prestacop_csv_ingestor.ingest import FileIngestor, ProgressCallback
 from prestacop_csv_ingestor.summary import FileSummary, peak_rss_mb
+from prestacop_csv_ingestor.watch import WatchCounts, watch_inbox
 from prestacop_shared.config import load_settings
 from prestacop_shared.exceptions import ConfigError
 from prestacop_shared.kafka import KafkaSettings
@@ -66,10 +67,23 @@ def _settings(**overrides: Any) -> tuple[Settings, KafkaSettings]:
     return settings, kafka
 
 
-def _serve_health(settings: Settings) -> tuple[WorkProgress, ServiceHttp | None]:
-    """/healthz (a file in progress commits transactions) and /metrics, on INGESTOR_HTTP_PORT."""
+def _serve_health(
+    settings: Settings, counts: WatchCounts
+) -> tuple[WorkProgress, ServiceHttp | None]:
+    """/healthz (a file in progress commits transactions) and /metrics, on INGESTOR_HTTP_PORT.
+
+    Besides the work progress, /metrics shows the watch loop's files by outcome (``counts``).
+    """
     registry = CollectorRegistry()
     work = WorkProgress("csv_ingestor", stalled_after_s=settings.stalled_after_s, registry=registry)
+    files = Gauge(
+        "prestacop_csv_ingestor_files",
+        "Files this process moved to done/, refused/ or failed/, and Kafka failures retried",
+        ["outcome"],
+        registry=registry,
+    )
+    for outcome in ("done", "refused", "failed", "kafka_retries"):
+        files.labels(outcome).set_function(lambda outcome=outcome: getattr(counts, outcome))
     try:
         server = serve(
             registry, work.health, host=settings.http_host, port=settings.http_port,
@@ -201,15 +215,15 @@ def ingest(
 def watch(
     inbox: Annotated[Path | None, typer.Option(help="Folder to watch (INGESTOR_INBOX)")] = None,
 ) -> None:
-    """Service mode: ingest each file dropped in the inbox, then move it to done/ or refused/."""
-    from prestacop_csv_ingestor.watch import watch_inbox
+    """Service mode: ingest each settled file of the inbox; move it to done/, refused/ or failed/."""
 
     settings, kafka = _settings(inbox=inbox)
     if settings.inbox is None:
         sys.stderr.write("an inbox is needed: --inbox DIR or INGESTOR_INBOX\n")
         raise typer.Exit(2)
     stop = _stop_on_signals()
-    work, server = _serve_health(settings)
+    counts = WatchCounts()
+    work, server = _serve_health(settings, counts)
     work.waiting()
     ingestor = FileIngestor(
         settings,
@@ -225,7 +239,10 @@ def watch(
         logger.info("file summary", extra={"summary": summary.to_dict()})
 
     try:
-        watch_inbox(settings.inbox, ingestor, settings.poll_interval_s, log_summary)
+        watch_inbox(
+            settings.inbox, ingestor, settings.poll_interval_s, log_summary,
+            settle_s=settings.settle_s, counts=counts,
+        )  # fmt: skip
     finally:
         if server is not None:
             server.stop()

@@ -28,19 +28,27 @@ from prestacop_csv_ingestor.records import (
     QUOTE,
     REASON_COLUMNS,
     REASON_INTEGER,
+    REASON_MALFORMED,
+    REASON_RANGE,
     REASON_SUMMONS,
     RecordSplit,
+    canonical_record,
     find_undecodable,
     record_bytes,
 )
 from prestacop_shared.events import DeadLetter
 from prestacop_shared.serde import encode
-from prestacop_shared.tickets import INTEGER_FIELDS, TicketLayout
+from prestacop_shared.tickets import (
+    INTEGER_BOUNDS,
+    INTEGER_FIELDS,
+    INTEGER_TEXT_PATTERN,
+    TicketLayout,
+)
 
 logger = logging.getLogger(__name__)
 
 SERVICE_NAME = "csv-ingestor"
-_CANONICAL_INTEGER = r"^-?(?:0|[1-9][0-9]{0,17})$"
+_CANONICAL_INTEGER = f"^{INTEGER_TEXT_PATTERN}$"
 BACKSLASH = 92
 SPACE = 32
 _NEEDS_ESCAPE = r"[\"\\\x00-\x1f\x7f]"
@@ -103,20 +111,33 @@ def encode_batch(
             f"expected {layout.column_count} ({layout.value})",
         )
     undecodable = find_undecodable(buffer, split.starts, split.ends)
-    replaced: dict[int, bytes] = {}
+    replaced: dict[int, bytes] = {i: v for i, v in split.rewritten.items() if i not in reasons}
     for index, reason in undecodable.items():
         if index in reasons:
             continue
-        if context.fallback_encoding != "none":
-            text = record_bytes(buffer, int(split.starts[index]), int(split.ends[index]))
-            replaced[index] = text.decode(context.fallback_encoding, "replace").encode()
-        else:
+        if context.fallback_encoding == "none":
             reasons[index] = reason
+            replaced.pop(index, None)
+            continue
+        raw = record_bytes(buffer, int(split.starts[index]), int(split.ends[index]))
+        text = raw.decode(context.fallback_encoding, "replace")
+        outcome = (
+            canonical_record(text, layout.column_count, odd_quotes=raw.count(b'"') % 2 == 1)
+            if b'"' in raw
+            else text.encode()
+        )
+        if isinstance(outcome, bytes):
+            replaced[index] = outcome
+        elif outcome is not None:
+            reasons[index] = outcome
 
     good = np.ones(len(split), dtype=bool)
     good[list(reasons)] = False
     good_indexes = np.flatnonzero(good)
-    frame = _parse(context, buffer, split, good_indexes, replaced)
+    frame, parse_reasons = _parse(context, buffer, split, good_indexes, replaced)
+    if parse_reasons:
+        reasons.update(parse_reasons)
+        good_indexes = good_indexes[~np.isin(good_indexes, list(parse_reasons))]
     # polars reads an unquoted empty field as null; only a quoted one ("") comes back as "".
     region = buffer[int(split.starts[0]) : int(split.ends[-1])]
     frame, row_reasons = _validate(frame, empty_strings_possible=b'""' in region or bool(replaced))
@@ -144,30 +165,47 @@ def _parse(
     split: RecordSplit,
     good_indexes: npt.NDArray[np.int64],
     replaced: dict[int, bytes],
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, dict[int, str]]:
+    """One polars frame of the good records (all text), and records that could not be read.
+
+    The cutter hands polars only records with no quote or clean (RFC 4180) quoting, so polars
+    and the cutter agree; should they not, the batch is read record by record with the ``csv``
+    module and a record it cannot read either becomes a dead letter, never an exception.
+    """
     fields = context.layout.fields
+    schema = dict.fromkeys(fields, pl.String)
     if not good_indexes.size:
-        return pl.DataFrame(schema=dict.fromkeys(fields, pl.String))
+        return pl.DataFrame(schema=schema), {}
     pieces = _contiguous_pieces(buffer, split, good_indexes, replaced)
     data = pieces[0] if len(pieces) == 1 else b"\n".join(pieces)
-    frame = pl.read_csv(
-        io.BytesIO(data),
-        has_header=False,
-        new_columns=list(fields),
-        schema=dict.fromkeys(fields, pl.String),
-        quote_char='"',
-    )
-    if frame.height != good_indexes.size:
-        logger.warning(
-            "polars and the record cutter disagree; parsing this batch with the csv module",
-            extra={"source_file": context.source_file, "records": int(good_indexes.size)},
-        )
-        rows = [
-            next(csv.reader([_text(buffer, split, int(i), replaced)]))
-            for i in good_indexes.tolist()
-        ]
-        frame = pl.DataFrame(rows, schema=dict.fromkeys(fields, pl.String), orient="row")
-    return frame
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(data), has_header=False, new_columns=list(fields), schema=schema,
+            quote_char='"',
+        )  # fmt: skip
+        if frame.height == good_indexes.size:
+            return frame, {}
+        problem = f"{frame.height} rows for {good_indexes.size} records"
+    except pl.exceptions.PolarsError as error:
+        problem = str(error).splitlines()[0][:200]
+    logger.warning(
+        "polars could not read the batch as cut; reading it record by record",
+        extra={"source_file": context.source_file, "records": int(good_indexes.size),
+               "error": problem},
+    )  # fmt: skip
+    rows: list[list[str]] = []
+    reasons: dict[int, str] = {}
+    for index in good_indexes.tolist():
+        try:
+            parsed = list(csv.reader([_text(buffer, split, index, replaced)]))
+        except (csv.Error, UnicodeDecodeError) as error:
+            reasons[index] = f"{REASON_MALFORMED}: {error}"
+            continue
+        if len(parsed) != 1 or len(parsed[0]) != len(fields):
+            reasons[index] = f"{REASON_MALFORMED}: not one row of {len(fields)} columns"
+            continue
+        rows.append(parsed[0])
+    return pl.DataFrame(rows, schema=schema, orient="row"), reasons
 
 
 def _text(buffer: bytes, split: RecordSplit, index: int, replaced: dict[int, bytes]) -> str:
@@ -219,6 +257,8 @@ def _validate(
         pl.col(name).is_null() | pl.col(name).str.contains(_CANONICAL_INTEGER)
         for name in integer_fields
     ]
+    bounded = [name for name in integer_fields if name in INTEGER_BOUNDS]
+    checks.extend(_in_bounds(name) for name in bounded)
     verdict = frame.select(
         pl.all_horizontal(checks).alias("integers_ok"),
         pl.col("summons_number").is_not_null().alias("summons_ok"),
@@ -237,11 +277,33 @@ def _validate(
             if value is not None and not pl.Series([value]).str.contains(_CANONICAL_INTEGER)[0]:
                 reasons[row] = f"{REASON_INTEGER}: {name}={value[:40]!r}"
                 break
+        else:
+            for name in bounded:
+                low, high = INTEGER_BOUNDS[name]
+                value = int(values[name]) if values[name] is not None else None
+                if value is not None and low is not None and value < low:
+                    reasons[row] = f"{REASON_RANGE}: {name}={value} (must be >= {low})"
+                    break
+                if value is not None and high is not None and value > high:
+                    reasons[row] = f"{REASON_RANGE}: {name}={value} (must be <= {high})"
+                    break
     if reasons:
         keep = np.ones(frame.height, dtype=bool)
         keep[list(reasons)] = False
         frame = frame.filter(pl.Series(keep))
     return frame, reasons
+
+
+def _in_bounds(name: str) -> pl.Expr:
+    """Null, not an integer (reported by the pattern check) or within the model's bounds."""
+    low, high = INTEGER_BOUNDS[name]
+    value = pl.col(name).cast(pl.Int64, strict=False)
+    within = pl.lit(True)
+    if low is not None:
+        within = within & (value >= low)
+    if high is not None:
+        within = within & (value <= high)
+    return value.is_null() | within
 
 
 def _encode(
@@ -346,7 +408,9 @@ def may_need_escapes(buffer: bytes, split: RecordSplit) -> bool:
 
     Looks at the raw bytes with numpy: a backslash, a control byte other than the line endings,
     a record spanning lines, or a quote that does not open a field (after a comma or at the start
-    of a line) or close one (before a comma or the line end) — an escaped ``""`` included.
+    of a line) or close one (before a comma or the line end) — an escaped ``""`` included. A
+    lone CR needs no look here: the cutter rewrites such records, and rewritten records always
+    take the escaping path.
     """
     start, end = int(split.starts[0]), int(split.ends[-1])
     raw = np.frombuffer(buffer, dtype=np.uint8)[start:end]

@@ -54,6 +54,8 @@ class BlockReader:
         *,
         offset: int,
         line: int,
+        end: int | None = None,
+        block_bytes: int | None = None,
     ) -> None:
         self.path = path
         self.context = context
@@ -61,17 +63,20 @@ class BlockReader:
         self.repeats = repeats
         self.offset = offset
         self.line = line
+        self.end = end
+        """Read no byte at or after this offset (the size the file had when it was opened)."""
+        self.block_bytes = block_bytes or settings.block_bytes
 
     def items(self) -> Iterator[EncodedBatch | Checkpoint]:
         """Batches to send, each block followed by the checkpoint that covers it."""
         offset, line = self.offset, self.line
-        block = self.settings.block_bytes
+        block = self.block_bytes
         with self.path.open("rb") as handle:
             handle.seek(offset)
             pending = b""
             eof = False
             while not eof:
-                chunk = handle.read(block)
+                chunk = self._read(handle, block)
                 eof = len(chunk) < block
                 buffer = pending + chunk if pending else chunk
                 begin = 0
@@ -101,6 +106,12 @@ class BlockReader:
                 offset += begin
                 yield Checkpoint(offset, line, eof=eof, done=eof and not pending)
 
+    def _read(self, handle: BinaryIO, size: int) -> bytes:
+        """Up to ``size`` bytes, none at or after :attr:`end`."""
+        if self.end is not None:
+            size = max(0, min(size, self.end - handle.tell()))
+        return handle.read(size)
+
     def _skip_long_line(
         self, handle: BinaryIO, head: bytes, line: int
     ) -> tuple[int, bytes, bool, EncodedBatch]:
@@ -119,7 +130,7 @@ class BlockReader:
                 length -= len(tail) - newline
                 rest = tail[newline + 1 :]
                 break
-            tail = handle.read(_SKIP_CHUNK)
+            tail = self._read(handle, _SKIP_CHUNK)
             if not tail:
                 rest, eof = b"", True
                 break

@@ -50,6 +50,11 @@ class Settings(HttpSettings):
     log_every_s: float = Field(default=10.0, gt=0, description="Progress log period off a terminal")
     inbox: Path | None = Field(default=None, description="Folder watched by `watch`")
     poll_interval_s: float = Field(default=2.0, gt=0, description="How often `watch` looks")
+    settle_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="`watch` takes a file once its size and mtime have not changed this long",
+    )
     log_level: str = "INFO"
     compression: Literal["none", "lz4", "zstd", "snappy", "gzip"] = Field(
         default="lz4", description="Compression of ticket batches on the wire"

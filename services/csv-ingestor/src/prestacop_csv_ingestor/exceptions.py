@@ -19,3 +19,7 @@ class ProgressError(IngestorError):
 
 class DeliveryError(IngestorError):
     """Kafka refused a transaction (fenced by another instance, broker unreachable...)."""
+
+
+class FileChangedError(FileRefusedError):
+    """The file was appended to after (or while) it was ingested: its new bytes are not sent."""

@@ -17,8 +17,11 @@ SAMPLE_BYTES = 64 * 1024
 SAMPLES = 16
 
 
-def file_fingerprint(path: Path, edge_bytes: int = EDGE_BYTES) -> str:
+def file_fingerprint(path: Path, edge_bytes: int = EDGE_BYTES, size: int | None = None) -> str:
     """Return a 24-hex-character fingerprint of the file at ``path``.
+
+    With ``size``, the fingerprint its first ``size`` bytes would have as a file of their own
+    (to recognise a file that was appended to).
 
     Example:
         >>> import tempfile, pathlib
@@ -27,12 +30,14 @@ def file_fingerprint(path: Path, edge_bytes: int = EDGE_BYTES) -> str:
         24
     """
     digest = hashlib.blake2b(digest_size=12)
-    size = path.stat().st_size
+    size = path.stat().st_size if size is None else size
     digest.update(size.to_bytes(8, "big"))
     with path.open("rb") as handle:
         if size <= 2 * edge_bytes + SAMPLES * SAMPLE_BYTES:
-            while chunk := handle.read(1024 * 1024):
+            remaining = size
+            while remaining and (chunk := handle.read(min(remaining, 1024 * 1024))):
                 digest.update(chunk)
+                remaining -= len(chunk)
             return digest.hexdigest()
         digest.update(handle.read(edge_bytes))
         step = (size - 2 * edge_bytes) // (SAMPLES + 1)

@@ -23,7 +23,7 @@ from prestacop_csv_ingestor.batch import EncodedBatch, FileContext
 from prestacop_csv_ingestor.blocks import BlockReader, ReadAhead
 from prestacop_csv_ingestor.config import Settings
 from prestacop_csv_ingestor.enrich import archive_fleet
-from prestacop_csv_ingestor.exceptions import DeliveryError
+from prestacop_csv_ingestor.exceptions import DeliveryError, FileChangedError
 from prestacop_csv_ingestor.fingerprint import file_fingerprint
 from prestacop_csv_ingestor.progress import FileProgress, ensure_topics, load_progress
 from prestacop_csv_ingestor.reader import open_tickets_file
@@ -68,9 +68,15 @@ class FileIngestor:
     def ingest(self, path: Path) -> FileSummary:
         """Send every line of ``path`` not yet sent; return what happened.
 
+        Only the bytes the file had when it was opened are read.
+
         Raises:
             FileRefusedError: not a tickets file.
-            DeliveryError: Kafka refused a transaction; a rerun resumes after the last commit.
+            FileChangedError: the file is a file ingested before with bytes appended to it, or
+                it grew while it was ingested (what was ingested is committed; nothing is sent
+                twice; the new bytes are not sent).
+            DeliveryError: Kafka failed (unreachable, transaction refused, producer fenced);
+                a rerun, with a new producer, resumes after the last commit.
         """
         started = time.monotonic()
         tickets_file = open_tickets_file(path)
@@ -88,6 +94,7 @@ class FileIngestor:
             previous = known.get(fingerprint)
             for other in known.values():
                 if other.source_file == path.name and other.fingerprint != fingerprint:
+                    _refuse_if_appended(path, tickets_file.size_bytes, other)
                     logger.warning(
                         "a file of this name was ingested before with other content: "
                         "ingesting this one as a new file",
@@ -113,13 +120,21 @@ class FileIngestor:
                                        "byte_offset": previous.byte_offset},
                 )  # fmt: skip
             run = _FileRun(self, producer, tickets_file.layout, path, progress, summary)
-            run.execute()
+            try:
+                run.execute()
+            except KafkaException as error:
+                raise DeliveryError(
+                    f"the producer failed on {path.name} ({error.args[0]}); a rerun with a new "
+                    f"producer resumes at line {run.progress.next_line}"
+                ) from error
+            _refuse_if_grown(path, tickets_file.size_bytes, summary)
         finally:
             summary.elapsed_s = time.monotonic() - started
             producer.flush(10)
         return summary
 
     def _producer(self, fingerprint: str) -> Producer:
+        """A new transactional producer for the file (a fenced or failed one is never reused)."""
         config = self.kafka.producer_config(
             transactional_id=f"{self.settings.transactional_id_prefix}-{fingerprint}",
             linger_ms=self.settings.linger_ms,
@@ -176,6 +191,7 @@ class _FileRun:
         reader = BlockReader(
             self.path, self.context, self.settings, self.repeats,
             offset=self.progress.byte_offset, line=self.progress.next_line,
+            end=self.progress.size_bytes,
         )  # fmt: skip
         offset, line, eof = self.progress.byte_offset, self.progress.next_line, False
         with ReadAhead(reader.items()) as ahead:
@@ -254,8 +270,11 @@ class _FileRun:
             self.producer.commit_transaction(120)
         except KafkaException as error:
             kafka_error = error.args[0]
-            if kafka_error.txn_requires_abort():
-                self.producer.abort_transaction(60)
+            if kafka_error.txn_requires_abort() and not kafka_error.fatal():
+                try:
+                    self.producer.abort_transaction(60)
+                except KafkaException:
+                    pass  # the next producer's init_transactions aborts it
             raise DeliveryError(
                 f"transaction for {self.path.name} failed ({kafka_error}); "
                 f"a rerun resumes at line {previous.next_line}"
@@ -284,3 +303,33 @@ class _FileRun:
         self.summary.bytes_read = self.run_bytes
         self.summary.quarantined = dict(self.quarantined)
         self.summary.elapsed_s = time.monotonic() - self.run_started
+
+
+def _refuse_if_appended(path: Path, size: int, other: FileProgress) -> None:
+    """Refuse ``path`` if it is the file ``other`` describes with bytes appended to it."""
+    if (
+        other.size_bytes >= size
+        or file_fingerprint(path, size=other.size_bytes) != other.fingerprint
+    ):
+        return
+    state = "ingested" if other.done else f"ingested up to line {other.next_line}"
+    raise FileChangedError(
+        f"{path.name}: appended to after it was ingested: its first {other.size_bytes:,} bytes "
+        f"were {state} ({other.sent:,} sent) at {other.updated_at.isoformat()}, fingerprint "
+        f"{other.fingerprint}; they are not sent again and the {size - other.size_bytes:,} new "
+        "bytes are not sent: put new lines in a file of their own"
+    )
+
+
+def _refuse_if_grown(path: Path, size: int, summary: FileSummary) -> None:
+    """Refuse a file that grew while it was ingested (its first ``size`` bytes were)."""
+    try:
+        now = path.stat().st_size
+    except OSError:
+        return
+    if summary.status == "ingested" and now > size:
+        raise FileChangedError(
+            f"{path.name}: appended to after it was ingested: it grew from {size:,} to {now:,} "
+            f"bytes while it was ingested; its first {size:,} bytes were ingested "
+            f"({summary.sent:,} sent), the rest is not sent: put new lines in a file of their own"
+        )
