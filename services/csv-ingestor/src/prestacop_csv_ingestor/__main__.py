@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -83,7 +84,7 @@ def _serve_health(
         registry=registry,
     )
     for outcome in ("done", "refused", "failed", "kafka_retries"):
-        files.labels(outcome).set_function(lambda outcome=outcome: getattr(counts, outcome))
+        files.labels(outcome).set_function(partial(getattr, counts, outcome))
     try:
         server = serve(
             registry, work.health, host=settings.http_host, port=settings.http_port,
