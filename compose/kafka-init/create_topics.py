@@ -31,7 +31,7 @@ from prestacop_shared.config import load_settings
 from prestacop_shared.exceptions import ConfigError
 from prestacop_shared.kafka import KafkaSettings
 from prestacop_shared.logs import configure_logging
-from prestacop_shared.topic_admin import TopicCreationError, ensure_topics
+from prestacop_shared.topic_admin import TopicCreationError, ensure_topics, wait_until_listed
 from prestacop_shared.topics import TopicSpec
 
 logger = logging.getLogger("prestacop.kafka_init")
@@ -112,11 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _wait_for_brokers(admin, args.replication_factor, args.timeout_s)
         ensure_topics(admin, plan, args.timeout_s)
-        present = admin.list_topics(timeout=10).topics
+        absent = wait_until_listed(admin, [spec.name for spec in plan], args.timeout_s)
     except (TimeoutError, KafkaException, TopicCreationError) as error:
         logger.error("kafka-init failed", extra={"error": str(error)})
         return 1
-    absent = [spec.name for spec in plan if spec.name not in present]
     if absent:
         logger.error("topics missing", extra={"topics": absent})
         return 1

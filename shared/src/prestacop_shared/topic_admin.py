@@ -11,6 +11,7 @@ never changed, because it would move keys between partitions.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from confluent_kafka import KafkaError, KafkaException
@@ -77,3 +78,22 @@ def ensure_topics(
         logger.info("topic created", extra={"topic": name})
         created.append(name)
     return created
+
+
+def wait_until_listed(
+    admin: AdminClient, names: Sequence[str], timeout_s: float = 30.0, poll_s: float = 0.5
+) -> list[str]:
+    """Wait until every topic of ``names`` is in the metadata the cluster serves; return the
+    names still absent when ``timeout_s`` ran out (empty when all are there).
+
+    A created topic reaches the other brokers' metadata a moment after the controller answered
+    the create request: in a three-broker cluster a listing right after :func:`ensure_topics`
+    may not show it yet.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        present = admin.list_topics(timeout=max(1.0, min(10.0, timeout_s))).topics
+        absent = [name for name in names if name not in present]
+        if not absent or time.monotonic() >= deadline:
+            return absent
+        time.sleep(poll_s)
