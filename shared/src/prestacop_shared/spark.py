@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import types
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
@@ -182,11 +183,21 @@ a message without value; ``event_date`` is the UTC date of ``kafka_timestamp``.
 """
 
 
-def read_dataset(spark: SparkSession, path: str | Path, model: type[BaseModel]) -> DataFrame:
+def read_dataset(
+    spark: SparkSession,
+    path: str | Path,
+    model: type[BaseModel],
+    *,
+    files: Sequence[Path] | None = None,
+) -> DataFrame:
     """Load a dataset stored by stream-storage, honouring its ``_spark_metadata`` log.
 
     Spark uses the file-sink log when it reads the sink's root directory, so only files of
     committed batches are seen. A folder without that log is refused rather than globbed.
+    With ``files`` (committed files of this sink, from
+    :func:`prestacop_shared.sink_log.committed_files`), only those are read, their partition
+    column still taken from their paths under ``path``: incremental readers use it to read
+    what was committed since their last run.
 
     Raises:
         PrestacopError: ``path`` is not a stream-storage output folder.
@@ -197,18 +208,26 @@ def read_dataset(spark: SparkSession, path: str | Path, model: type[BaseModel]) 
             f"{root} has no _spark_metadata log: not a stream-storage output folder "
             "(refusing to glob part files)"
         )
-    return _read_sink(spark, root, stored_schema(model))
+    return _read_sink(spark, root, stored_schema(model), files)
 
 
-def _read_sink(spark: SparkSession, root: Path, schema: StructType) -> DataFrame:
-    """Read one file-sink folder as ``schema``, its partition column taken from the paths.
+def _read_sink(
+    spark: SparkSession, root: Path, schema: StructType, files: Sequence[Path] | None = None
+) -> DataFrame:
+    """Read one file-sink folder (or the given files of it) as ``schema``.
 
     The files do not hold the partition column: handing Spark a schema that includes it makes
     the sink-log reader expect it in every line, so it is left out of the read schema, then
-    restored (typed, and null for an empty sink that has no partition folder yet).
+    restored from the paths (typed, and null for an empty sink that has no partition folder yet).
     """
     data_schema = StructType([f for f in schema.fields if f.name != PARTITION_COLUMN])
-    frame = spark.read.format("csv").options(**CSV_READ_OPTIONS).schema(data_schema).load(str(root))
+    reader = spark.read.format("csv").options(**CSV_READ_OPTIONS).schema(data_schema)
+    if files is None:
+        frame = reader.load(str(root))
+    elif files:
+        frame = reader.option("basePath", str(root)).load([str(f) for f in files])
+    else:
+        frame = spark.createDataFrame([], data_schema)
     columns = []
     for field in schema.fields:
         if field.name != PARTITION_COLUMN:

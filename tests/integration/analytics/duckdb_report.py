@@ -9,11 +9,8 @@ a glob. Used by the acceptance test (every table equal) and by ``benchmarks/benc
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import duckdb
 from pydantic import BaseModel
@@ -22,32 +19,9 @@ from pyspark.sql.types import DataType, StructType
 from prestacop_analytics.inputs import MANHATTAN_96TH_AND_BELOW_PRECINCTS
 from prestacop_shared import datasets
 from prestacop_shared.fleet import COUNTY_TO_BOROUGH
+from prestacop_shared.sink_log import committed_files
 from prestacop_shared.spark import PARTITION_COLUMN, QUARANTINE_SCHEMA, stored_schema
 from prestacop_shared.violation_codes import load_violation_codes
-
-
-def committed_files(sink: Path) -> list[Path]:
-    """The part files a Spark file sink committed, read from its ``_spark_metadata`` log."""
-    log_dir = sink / "_spark_metadata"
-    batches = []
-    for entry in log_dir.iterdir():
-        match = re.fullmatch(r"([0-9]+)(\.compact)?", entry.name)
-        if match:
-            batches.append((int(match.group(1)), entry))
-    batches.sort()
-    compacts = [i for i, (_, e) in enumerate(batches) if e.name.endswith(".compact")]
-    start = compacts[-1] if compacts else 0
-    files: dict[str, Path] = {}
-    for _, entry in batches[start:]:
-        lines = entry.read_text(encoding="utf-8").splitlines()
-        for line in lines[1:]:  # the first line is the log version, "v1"
-            record = json.loads(line)
-            path = Path(unquote(urlparse(record["path"]).path))
-            if record.get("action", "add") == "delete":
-                files.pop(str(path), None)
-            else:
-                files[str(path)] = path
-    return sorted(files.values())
 
 
 def _duck_type(data_type: DataType) -> str:
@@ -67,7 +41,7 @@ def _create_view(
         str(p)
         for sink in sinks
         if (sink / "_spark_metadata").is_dir()
-        for p in committed_files(sink)
+        for p in (f.path for f in committed_files(sink))
     ]
     select = ", ".join(
         f"CAST({f.name} AS TIMESTAMP) AS {f.name}" if f.name in timestamps else f.name
