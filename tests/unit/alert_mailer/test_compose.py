@@ -23,9 +23,12 @@ def _alert(**overrides: object) -> Alert:
     return Alert(**(values | overrides))
 
 
+_LINKS = {"public_url": "h", "console_url": "h/console"}
+
+
 def test_same_alert_same_message_id() -> None:
-    first = compose_alert_email(_alert(), mail_from="m@x.org", mail_to=["o@x.org"], public_url="h")
-    second = compose_alert_email(_alert(), mail_from="m@x.org", mail_to=["o@x.org"], public_url="h")
+    first = compose_alert_email(_alert(), mail_from="m@x.org", mail_to=["o@x.org"], **_LINKS)
+    second = compose_alert_email(_alert(), mail_from="m@x.org", mail_to=["o@x.org"], **_LINKS)
     assert first["Message-ID"] == second["Message-ID"] == "<alert-abc123@prestacop>"
     assert message_id_for("a b<c>") == "<alert-a_b_c_@prestacop>"
 
@@ -33,7 +36,11 @@ def test_same_alert_same_message_id() -> None:
 def test_mail_names_alert_drone_time_position_image_reason_and_links() -> None:
     alert = _alert()
     message = compose_alert_email(
-        alert, mail_from="m@x.org", mail_to=["o@x.org", "p@x.org"], public_url="https://ops.example"
+        alert,
+        mail_from="m@x.org",
+        mail_to=["o@x.org", "p@x.org"],
+        public_url="https://ops.example",
+        console_url="https://desk.example/console",
     )
     assert message["Subject"] == "[Prestacop] Alert abc123: view obstructed (drone nypd-host-0007)"
     assert message["To"] == "o@x.org, p@x.org"
@@ -46,4 +53,5 @@ def test_mail_names_alert_drone_time_position_image_reason_and_links() -> None:
             "https://www.openstreetmap.org/?mlat=40.758000&mlon=-73.985500" in body
         )
         assert "https://ops.example/alerts/abc123/resolve" in body
+        assert "https://desk.example/console#alert=abc123" in body
     assert "<script>" not in html and "&lt;script&gt;" in html

@@ -3,7 +3,9 @@
 Alerts hold plates and positions: reads need ``Authorization: Bearer <token>`` with the operator
 token or the read-only ``MAILER_READ_TOKEN``; writes need the operator token. Also serves
 ``/healthz`` (``ok``, or 503 ``degraded``; the reasons go to the logs and ``/metrics``, not to
-anonymous callers) and ``/metrics`` (Prometheus: counters, no alert data).
+anonymous callers), ``/metrics`` (Prometheus: counters, no alert data) and the operator console
+(:mod:`~prestacop_alert_mailer.console`) with the shared borough map (``/map/...``). Every
+response of the console and the map carries :data:`prestacop_shared.web.SECURITY_HEADERS`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from prestacop_alert_mailer.auth import BearerTokens
 from prestacop_alert_mailer.compose import map_url
+from prestacop_alert_mailer.console import ConsoleSessions, add_console
 from prestacop_alert_mailer.exceptions import (
     MissingPlate,
     PublishError,
@@ -27,6 +30,7 @@ from prestacop_alert_mailer.exceptions import (
     UnknownAlert,
 )
 from prestacop_alert_mailer.health import Health
+from prestacop_alert_mailer.live import LiveFeed
 from prestacop_alert_mailer.metrics import MailerMetrics
 from prestacop_alert_mailer.resolve import Decision, Resolver
 from prestacop_alert_mailer.store import (
@@ -39,6 +43,7 @@ from prestacop_alert_mailer.store import (
 from prestacop_shared.events import AlertReason
 from prestacop_shared.exceptions import UnknownViolationCode
 from prestacop_shared.violation_codes import load_violation_codes
+from prestacop_shared.web import SecurityHeaders, mount_nyc_map
 
 
 class ResolveRequest(BaseModel):
@@ -155,11 +160,16 @@ def create_app(
     metrics: MailerMetrics,
     operator_token: str,
     read_token: str | None = None,
+    feed: LiveFeed | None = None,
+    console_sessions: ConsoleSessions | None = None,
+    secure_cookie: bool = False,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
-    """Build the operator API around the mailer's state.
+    """Build the operator API and console around the mailer's state.
 
     ``read_token`` (optional) opens the reads, not the writes; the operator token opens both.
+    ``feed`` carries the alert changes to the console's live stream, whose sessions
+    (``console_sessions``, 15 minutes by default) set their cookie ``Secure`` if ``secure_cookie``.
     """
     app = FastAPI(
         title="Prestacop alert mailer — operator API",
@@ -167,6 +177,7 @@ def create_app(
         version="1.0.0",
         lifespan=lifespan,
     )
+    app.add_middleware(SecurityHeaders, paths=("/console", "/map"))
 
     require_operator = BearerTokens(operator_token)
     require_reader = BearerTokens(operator_token, *([read_token] if read_token else []))
@@ -258,4 +269,14 @@ def create_app(
         """Prometheus exposition of the mailer's metrics."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    mount_nyc_map(app)
+    add_console(
+        app,
+        store=store,
+        feed=feed or LiveFeed(),
+        sessions=console_sessions or ConsoleSessions(ttl_s=900),
+        require_reader=require_reader,
+        view=_alert_view,
+        secure_cookie=secure_cookie,
+    )
     return app

@@ -10,7 +10,7 @@ Example:
     >>> message_id_for("a1")
     '<alert-a1@prestacop>'
     >>> compose_alert_email(alert, mail_from="m@x.org", mail_to=["o@x.org"],
-    ...                     public_url="http://ops")["Message-ID"]
+    ...                     public_url="http://ops", console_url="http://ops/console")["Message-ID"]
     '<alert-a1@prestacop>'
 """
 
@@ -78,8 +78,18 @@ def subject_for(alert: Alert) -> str:
     )
 
 
+def console_link(console_url: str, alert_id: str) -> str:
+    """The console entry of an alert (in the fragment: the id never reaches a server's log).
+
+    Example:
+        >>> console_link("https://ops.example/console", "a 1")
+        'https://ops.example/console#alert=a%201'
+    """
+    return f"{console_url}#alert={quote(alert_id, safe='')}"
+
+
 def compose_alert_email(
-    alert: Alert, *, mail_from: str, mail_to: list[str], public_url: str
+    alert: Alert, *, mail_from: str, mail_to: list[str], public_url: str, console_url: str
 ) -> EmailMessage:
     """Build the email for one alert (text and HTML alternatives).
 
@@ -88,6 +98,7 @@ def compose_alert_email(
         mail_from: the sender address.
         mail_to: the recipients.
         public_url: base URL of the operator API, for the links.
+        console_url: address of the operator console, for the link to this alert's entry.
     """
     alert_url = f"{public_url}/alerts/{quote(alert.alert_id, safe='')}"
     message_id = message_id_for(alert.alert_id)
@@ -99,6 +110,7 @@ def compose_alert_email(
         "emitted_at": alert.emitted_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
         "map_url": map_url(alert.latitude, alert.longitude),
         "alert_url": alert_url,
+        "console_url": console_link(console_url, alert.alert_id),
         "resolve_url": f"{alert_url}/resolve",
         "docs_url": f"{public_url}/docs",
         "message_id": message_id,

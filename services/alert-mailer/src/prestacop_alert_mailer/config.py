@@ -77,6 +77,18 @@ class MailerSettings(BaseSettings):
     public_url: str = Field(
         default="http://localhost:8080", description="base URL of the operator API, for links"
     )
+    console_url: str | None = Field(
+        default=None,
+        description="public address of the operator console, for the alert emails' links "
+        "(default: MAILER_PUBLIC_URL + /console)",
+    )
+    console_session_s: float = Field(
+        default=900.0,
+        ge=10,
+        le=86_400,
+        description="lifetime of a console session (the cookie of its live stream); the page "
+        "opens a new one with the operator's token when it ends",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
 
@@ -107,9 +119,11 @@ class MailerSettings(BaseSettings):
             raise ValueError(f"not an email address: {', '.join(bad)}")
         return value
 
-    @field_validator("public_url")
+    @field_validator("public_url", "console_url")
     @classmethod
-    def _normalise_url(cls, value: str) -> str:
+    def _normalise_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
@@ -148,6 +162,11 @@ class MailerSettings(BaseSettings):
     def read_token_value(self) -> str | None:
         """The read-only bearer token, if one is configured."""
         return self.read_token.get_secret_value().strip() if self.read_token else None
+
+    @property
+    def console_base_url(self) -> str:
+        """The console's public address (``MAILER_CONSOLE_URL``, or the API's ``/console``)."""
+        return self.console_url or f"{self.public_url}/console"
 
     @property
     def state_db(self) -> Path:

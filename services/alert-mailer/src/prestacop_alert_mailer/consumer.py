@@ -78,7 +78,11 @@ def message_source(message: Message) -> str:
 
 
 class AlertConsumer:
-    """Reads alerts in the mailer's consumer group and mails each one exactly once."""
+    """Reads alerts in the mailer's consumer group and mails each one exactly once.
+
+    ``on_new_alert`` (the console's live feed) is called with the id of each alert recorded for
+    the first time, before its email is sent.
+    """
 
     def __init__(
         self,
@@ -88,8 +92,10 @@ class AlertConsumer:
         sender: SmtpSender,
         metrics: MailerMetrics,
         stop: threading.Event,
+        on_new_alert: Callable[[str], None] = lambda _alert_id: None,
     ) -> None:
         self._settings = settings
+        self._on_new_alert = on_new_alert
         self._kafka = kafka
         self._store = store
         self._sender = sender
@@ -173,7 +179,8 @@ class AlertConsumer:
                 extra={"source": source, "reason": error.reason, "topic": self.dead_letter_topic},
             )
             return
-        self._store.record_alert(alert, source=source)
+        if self._store.record_alert(alert, source=source):
+            self._on_new_alert(alert.alert_id)
         context = {"alert_id": alert.alert_id, "drone_id": alert.drone_id, "source": source}
         record = self._store.send_record(alert.alert_id)
         if record.emailed or record.dead_lettered:
@@ -195,6 +202,7 @@ class AlertConsumer:
                 mail_from=self._settings.mail_from,
                 mail_to=self._settings.mail_to,
                 public_url=self._settings.public_url,
+                console_url=self._settings.console_base_url,
             )
         except ValueError as error:  # e.g. a header-breaking character in a field
             self._give_up(message, alert, dead_letters, f"cannot compose its email: {error}")

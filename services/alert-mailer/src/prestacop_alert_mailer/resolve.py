@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prestacop_alert_mailer.exceptions import MissingPlate, ResolutionConflict, UnknownAlert
@@ -48,11 +49,21 @@ class Decision:
 
 
 class Resolver:
-    """Turns decisions into published events, one resolution per alert (thread-safe)."""
+    """Turns decisions into published events, one resolution per alert (thread-safe).
 
-    def __init__(self, store: AlertStore, publisher: ResolutionPublisher) -> None:
+    ``on_resolved`` (e.g. :meth:`~prestacop_alert_mailer.live.LiveFeed.announce`) is called with
+    the alert id once its resolution is published.
+    """
+
+    def __init__(
+        self,
+        store: AlertStore,
+        publisher: ResolutionPublisher,
+        on_resolved: Callable[[str], None] = lambda _alert_id: None,
+    ) -> None:
         self._store = store
         self._publisher = publisher
+        self._on_resolved = on_resolved
         self._lock = threading.Lock()
 
     def resolve(self, alert_id: str, decision: Decision) -> PendingResolution:
@@ -109,6 +120,7 @@ class Resolver:
             self._publisher.publish(standing.violation, standing.resolution)
             self._store.mark_resolution_published(alert_id)
             published = PendingResolution(standing.violation, standing.resolution, True)
+        self._on_resolved(alert_id)
         logger.info(
             "alert resolved",
             extra={

@@ -21,8 +21,10 @@ from fastapi import FastAPI
 
 from prestacop_alert_mailer.api import create_app
 from prestacop_alert_mailer.config import MailerSettings
+from prestacop_alert_mailer.console import ConsoleSessions
 from prestacop_alert_mailer.consumer import AlertConsumer
 from prestacop_alert_mailer.health import Health
+from prestacop_alert_mailer.live import LiveFeed
 from prestacop_alert_mailer.metrics import MailerMetrics
 from prestacop_alert_mailer.publisher import ResolutionPublisher
 from prestacop_alert_mailer.resolve import Resolver
@@ -51,6 +53,7 @@ class MailerService:
         for component in (SMTP_COMPONENT, CONSUMER_COMPONENT):
             self._show_health(component, False)
         self._stop = threading.Event()
+        self.live = LiveFeed()
         self.publisher = ResolutionPublisher(kafka, f"{settings.group_id}-resolutions")
         self.consumer = AlertConsumer(
             settings,
@@ -59,17 +62,21 @@ class MailerService:
             SmtpSender(settings, self.health, self.metrics, self._stop),
             self.metrics,
             self._stop,
+            on_new_alert=self.live.announce,
         )
         self.fatal_error: BaseException | None = None
         self._on_fatal: Callable[[], None] = lambda: None
         self._thread: threading.Thread | None = None
         self.app = create_app(
             store=self.store,
-            resolver=Resolver(self.store, self.publisher),
+            resolver=Resolver(self.store, self.publisher, on_resolved=self.live.announce),
             health=self.health,
             metrics=self.metrics,
             operator_token=settings.operator_token_value(),
             read_token=settings.read_token_value(),
+            feed=self.live,
+            console_sessions=ConsoleSessions(settings.console_session_s),
+            secure_cookie=settings.console_base_url.startswith("https://"),
             lifespan=self._lifespan,
         )
 
@@ -121,9 +128,10 @@ class MailerService:
             access_log=False,
             lifespan="on",
         )
-        server = uvicorn.Server(config)
+        server = _Server(config, self.live)
 
         def request_exit() -> None:
+            self.live.close()
             server.should_exit = True
 
         self._on_fatal = request_exit
@@ -134,6 +142,22 @@ class MailerService:
         server.run()
         if self.fatal_error is not None:
             raise SystemExit(1)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, ending the console's event streams as soon as a stop is asked for.
+
+    uvicorn waits for open responses before it shuts down, and an event stream never ends on
+    its own.
+    """
+
+    def __init__(self, config: uvicorn.Config, live: LiveFeed) -> None:
+        super().__init__(config)
+        self._live = live
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._live.close()
+        super().handle_exit(sig, frame)
 
 
 def _exit_after_shutdown(signum: int, _frame: FrameType | None) -> None:
