@@ -195,6 +195,11 @@ def test_every_chart_renders_the_report(
         "top_codes": min(15, len(_table_rows(result, "top_violation_codes"))),
         "hour_weekday": len(_table_rows(result, "tickets_by_hour_weekday")),
         "positions": len(_table_rows(result, "violations_by_position")),
+        "density_map": sum(
+            1
+            for row in _table_rows(result, "violations_by_position")
+            if row["latitude"] is not None and row["longitude"] is not None and row["total"]
+        ),
         "fleet": len(_table_rows(result, "fleet")),
         "data_quality": len(_table_rows(result, "data_quality")),
     }
@@ -204,6 +209,7 @@ def test_every_chart_renders_the_report(
         assert chart.get("data-rendered") == "true", name
         assert chart.get("data-items") == str(items), name
     assert all(items > 0 for items in expected.values())
+    assert parser.charts["density_map"].get("data-boroughs") == "5", "the shared borough map"
     assert result.run_id in dom
     assert screenshot.stat().st_size > 10_000
 

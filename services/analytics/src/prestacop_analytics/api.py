@@ -5,8 +5,9 @@ the report's manifest, then resolved and required to lie inside the reports fold
 outside it can be reached (``..``, encoded slashes, absolute paths).
 
 Without ``ANALYTICS_API_TOKEN`` the app is read-only: every read works and ``POST /api/runs``
-answers 403 saying why. Every response carries :data:`SECURITY_HEADERS`: the page may run only
-the app's own script and style, fetch only from the app, and not be framed.
+answers 403 saying why. Every response carries :data:`prestacop_shared.web.SECURITY_HEADERS`: the
+page may run only the app's own script and style, fetch only from the app, and not be framed. The
+borough map (script and boundaries) is the shared one, under ``/map``.
 """
 
 from __future__ import annotations
@@ -32,31 +33,12 @@ from prestacop_analytics.exceptions import (
 from prestacop_analytics.runner import ReportRunner
 from prestacop_analytics.store import ReportStore
 from prestacop_shared.fleet import BOROUGH_BOUNDS, NYC_BOUNDS
+from prestacop_shared.web import SECURITY_HEADERS, mount_nyc_map
 
 STATIC_DIR = Path(str(resources.files("prestacop_analytics").joinpath("static")))
 
 _bearer = HTTPBearer(auto_error=False)
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    )
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
-"""Sent with every response (the dashboard, its assets and the API alike)."""
 READ_ONLY_DETAIL = (
     "this dashboard is read-only: no ANALYTICS_API_TOKEN (or ANALYTICS_API_TOKEN_FILE) is "
     "configured, so runs cannot be triggered; set one and restart to enable POST /api/runs"
@@ -166,5 +148,6 @@ def create_app(settings: AnalyticsSettings, runner: ReportRunner) -> FastAPI:
     def dashboard() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
+    mount_nyc_map(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -101,6 +101,39 @@ function drawPositions(container, rows, geography) {
   done(container, drawn);
 }
 
+// The report's position cells on the shared borough map (nyc_map.js). The table gives each
+// cell's centre; the cell size is the smallest gap between two centres (cells sit on one grid),
+// or ANALYTICS_POSITION_CELL_DEG's default when no two cells are neighbours.
+async function drawDensityMap(container, rows) {
+  const cells = rows.filter((row) => row.latitude != null && row.longitude != null && row.total > 0);
+  let map;
+  try {
+    map = NycMap.draw(container, await NycMap.loadBoroughs());
+  } catch (error) {
+    return empty(container, `The borough map could not be drawn: ${error.message}`);
+  }
+  const gaps = (key) => {
+    const values = [...new Set(cells.map((row) => row[key]))].sort((a, b) => a - b);
+    return values.slice(1).map((value, i) => value - values[i]).filter((gap) => gap > 1e-9);
+  };
+  const found = [...gaps("latitude"), ...gaps("longitude")];
+  const size = found.length ? Math.min(...found) : 0.005;
+  const max = Math.log1p(Math.max(1, ...cells.map((row) => row.total)));
+  cells.forEach((row) => {
+    const shade = 0.1 + 0.7 * (Math.log1p(row.total) / max);
+    const cell = map.cell(row.longitude, row.latitude, size, {
+      fill: row.drone_violations > 0 ? "#e76f51" : "#9b2226", "fill-opacity": shade.toFixed(3),
+    });
+    map.el("title", {}, cell).textContent =
+      `${row.tickets} tickets, ${row.drone_violations} drone violations`;
+  });
+  const note = document.createElement("p");
+  note.className = "empty";
+  note.textContent = `${cells.length} cells of ${size.toFixed(4)}°; darker = more tickets (log scale).`;
+  container.appendChild(note);
+  done(container, cells.length);
+}
+
 function tableWithHead(headers) {
   const table = document.createElement("table");
   const row = table.createTHead().insertRow();
@@ -178,6 +211,7 @@ async function main() {
   drawTopCodes(chart("top_codes"), codes);
   drawHeatmap(chart("hour_weekday"), heat);
   drawPositions(chart("positions"), positions, geography);
+  drawDensityMap(chart("density_map"), positions);
   drawFleet(chart("fleet"), fleet);
   drawQuality(chart("data_quality"), quality);
 }
