@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,21 +33,11 @@ from tests.integration.analytics.stored_data import (
     store_everything,
     store_models,
 )
+from tests.support.browser import find_chromium
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = "e2e-dashboard-token-0123456789"  # noqa: S105 - a test-only secret
-CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium")
-
-
-def _chromium() -> str | None:
-    for candidate in CHROMIUM_CANDIDATES:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
-
-
 HOSTILE_DRONE_ID = "<img src=x onerror=\"document.body.dataset.xss='ran'\">"
 """A drone id as anyone who can write to ``drone.status`` could send it (the model allows it)."""
 
@@ -151,7 +140,7 @@ def api_url(
 
 
 def _chromium_flags(tmp_path: Path) -> list[str]:
-    chromium = _chromium()
+    chromium = find_chromium()
     if chromium is None:
         pytest.skip("no Chromium binary found (install Debian's chromium to run this test)")
     return [
