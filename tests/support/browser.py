@@ -18,7 +18,6 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 from websockets.sync.client import ClientConnection, connect
@@ -92,7 +91,9 @@ class Page:
     def navigate(self, url: str) -> None:
         """Load ``url`` and wait for its document to be complete."""
         self.call("Page.navigate", url=url)
-        self.wait_for("document.readyState === 'complete'")
+        self.wait_for(
+            f"location.href === {json.dumps(url)} && document.readyState === 'complete'", 60
+        )
 
     def click_at(self, x: float, y: float) -> None:
         """A real left click at viewport coordinates (press and release)."""
@@ -162,10 +163,11 @@ class Browser:
 
     def new_page(self, url: str = "about:blank") -> Page:
         """Open a tab on ``url`` (waits until its document is complete)."""
-        target = httpx.put(f"{self.endpoint}/json/new?{quote(url, safe='')}", timeout=30).json()
+        target = httpx.put(f"{self.endpoint}/json/new?about:blank", timeout=30).json()
         page = Page(target["webSocketDebuggerUrl"])
         self._pages.append(page)
-        page.wait_for("document.readyState === 'complete'")
+        if url != "about:blank":
+            page.navigate(url)
         return page
 
     def close(self) -> None:

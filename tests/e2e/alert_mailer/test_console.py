@@ -4,7 +4,8 @@ Alerts are produced to Kafka as drones do; two console tabs are signed in with t
 token. A new alert reaches both within 2 s without a reload (Server-Sent Events); resolving it on
 the map's point in one tab puts exactly one operator violation in Kafka and takes the alert out
 of the other tab's list; the alert's email links to its console entry; a wrong code shows the
-API's own message; HTML in an alert's fields stays text. A screenshot of the console is kept
+API's own message, and so does a 409 when someone else resolved the alert first; HTML in an
+alert's fields stays text. A screenshot of the console is kept
 under ``test-artifacts/operator-console.png``.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from prestacop_shared import topics
@@ -25,6 +27,7 @@ from prestacop_shared.events import Alert, AlertReason, Violation, ViolationSour
 from prestacop_shared.kafka import KafkaSettings
 from prestacop_shared.serde import decode
 from tests.integration.alert_mailer.harness import (
+    AUTH,
     OPERATOR_TOKEN,
     MailerFactory,
     MailerProcess,
@@ -195,7 +198,7 @@ def test_a_new_alert_shows_live_on_the_map_and_resolving_it_publishes_one_violat
     assert (violation.latitude, violation.longitude) == (latitude, longitude)
 
 
-def test_a_wrong_code_shows_the_api_message_and_html_in_an_alert_stays_text(
+def test_html_in_an_alert_stays_text_and_wrong_or_stale_actions_show_the_api_message(
     kafka_settings: KafkaSettings, mailer: MailerProcess, browser: Browser
 ) -> None:
     refused = browser.new_page(f"{mailer.url}/console")
@@ -245,4 +248,21 @@ def test_a_wrong_code_shows_the_api_message_and_html_in_an_alert_stays_text(
         "Not resolved: violation code 100 is not in the DOF violation-code table"
     ), message
     assert desk.evaluate(f"!!{_row(hostile.alert_id)}"), "a refused resolution leaves it open"
-    assert _violations(kafka_settings, expected=0) == []
+
+    # Its live stream drops, and meanwhile another operator resolves the alert through the API.
+    desk.evaluate("state.source.close()")
+    by_api = httpx.post(
+        f"{mailer.url}/alerts/{hostile.alert_id}/resolve",
+        json={"violation_code": 40, "operator": "bob"},
+        headers=AUTH,
+    )
+    assert by_api.status_code == 201, by_api.text
+    desk.type_into("#code", "21")
+    desk.click("#resolve")
+    desk.wait_for("document.getElementById('message').textContent.startsWith('Already')")
+    assert _message(desk)["text"].startswith(
+        "Already resolved by someone else: bob, code 40 (FIRE HYDRANT) at "
+    ), _message(desk)
+    assert desk.evaluate(f"!{_row(hostile.alert_id)}")
+    (violation,) = _violations(kafka_settings, expected=1)
+    assert (violation.alert_id, violation.violation_code) == (hostile.alert_id, 40)
