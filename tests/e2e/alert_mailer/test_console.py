@@ -108,6 +108,14 @@ def _violations(settings: KafkaSettings, expected: int) -> list[Violation]:
     return [decode(Violation, record.value) for record in records]
 
 
+def _record_timing(repo_root: Path, what: str, seconds: float) -> None:
+    """Append a measured duration to test-artifacts/console-timings.jsonl (for the README)."""
+    timings = repo_root / "test-artifacts" / "console-timings.jsonl"
+    timings.parent.mkdir(parents=True, exist_ok=True)
+    with timings.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"what": what, "seconds": round(seconds, 3)}) + "\n")
+
+
 def _message(page: Page) -> dict[str, Any]:
     value: dict[str, Any] = page.evaluate(
         "(() => { const m = document.getElementById('message');"
@@ -140,6 +148,7 @@ def test_a_new_alert_shows_live_on_the_map_and_resolving_it_publishes_one_violat
         page.wait_for(
             f"!!{_row(alert.alert_id)}", timeout_s=LIVE_S - (time.monotonic() - produced_at)
         )
+    _record_timing(repo_root, "kafka_to_both_consoles_s", time.monotonic() - produced_at)
     assert desk.evaluate(f"{_row(alert.alert_id)}.textContent").count("drone-7") == 1
 
     boroughs = desk.evaluate(
@@ -184,9 +193,13 @@ def test_a_new_alert_shows_live_on_the_map_and_resolving_it_publishes_one_violat
     desk.screenshot(repo_root / "test-artifacts" / "operator-console.png")
 
     desk.click("#resolve")
+    clicked_at = time.monotonic()
     desk.wait_for("document.getElementById('message').dataset.kind === 'ok'")
+    resolved_at = time.monotonic()
+    _record_timing(repo_root, "resolve_click_to_published_s", resolved_at - clicked_at)
     assert f"Alert {alert.alert_id} resolved: code 21" in _message(desk)["text"]
     other_desk.wait_for(f"!{_row(alert.alert_id)}")
+    _record_timing(repo_root, "published_to_other_console_s", time.monotonic() - resolved_at)
     other_desk.wait_for(
         "document.getElementById('message').textContent.includes('resolved by jdoe')"
     )
