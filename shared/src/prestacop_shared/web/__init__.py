@@ -16,13 +16,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
 from functools import cache
 from importlib import resources
-from typing import Any, Final
+from typing import Final
 
 from fastapi import FastAPI
 from fastapi.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prestacop_shared.boroughs import geojson_text
 
@@ -69,13 +69,6 @@ def mount_nyc_map(app: FastAPI, prefix: str = MAP_PREFIX) -> None:
     @app.get(f"{prefix}/nyc_boroughs.geojson", include_in_schema=False)
     def nyc_boroughs() -> Response:
         return Response(geojson_text(), media_type="application/geo+json", headers=_CACHE)
-
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class SecurityHeaders:
