@@ -45,7 +45,7 @@ LIVE_ROWS = {
     "analytics": r"analytics\s+│ up\s+│ dashboard served",
     "console": r"operator console\s+http://127\.0\.0\.1:\d+/console",
     "dashboard": r"dashboard\s+http://127\.0\.0\.1:\d+/",
-    "logs": r"service logs\s+\S+/logs\s",
+    "logs": r"service logs\s+\S+/logs/<service>\.log",
     "kept running": r"everything keeps running: press Ctrl-C",
 }
 """What one frame of the live view must show, once every service has done some work."""
@@ -57,7 +57,8 @@ class TmuxScreen:
 
     def __init__(self, command: list[str]) -> None:
         self.socket = f"prestacop-test-{uuid.uuid4().hex[:8]}"
-        shell = f"{shlex.join(command)}; echo DEMO-EXIT=$?; sleep 3600"
+        # pytest exports COLUMNS=80 and LINES=24, which rich would believe over the pane's size.
+        shell = f"unset COLUMNS LINES; {shlex.join(command)}; echo DEMO-EXIT=$?; sleep 3600"
         self._tmux("new-session", "-d", "-s", "demo", "-x", str(COLUMNS), "-y", str(ROWS), shell)
 
     def _tmux(self, *args: str) -> str:
@@ -91,8 +92,9 @@ class PtyScreen:
     def __init__(self, command: list[str]) -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
         self._process = subprocess.Popen(  # noqa: S603
-            command, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+            command, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env=env
         )
         os.close(slave)
         self._master = master

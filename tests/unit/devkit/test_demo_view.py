@@ -54,14 +54,14 @@ def status(at: float = 100.0, ingested: float = 12_500, rate: float = 4_321) -> 
     )
 
 
-def screen(renderable: object) -> str:
-    console = Console(width=140, record=True, file=io.StringIO(), color_system=None)
+def screen(renderable: object, width: int = 140) -> str:
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
     console.print(renderable)
     return console.export_text()
 
 
 def test_the_live_view_shows_every_service_the_progress_and_the_addresses() -> None:
-    text = screen(render(status(), ADDRESSES, "demo: 120 s are up"))
+    text = screen(render(status(), ADDRESSES, ["demo: 120 s are up"]))
     assert "Prestacop demo — 1:15 of 2:00, then the report" in text
     for expected in (
         "messages sent: status 1,500 · violations 300 · alerts 61",
@@ -80,12 +80,20 @@ def test_the_live_view_shows_every_service_the_progress_and_the_addresses() -> N
     assert "starting" in analytics and "dashboard not up yet" in analytics
 
 
+def test_on_an_80_column_terminal_the_rows_wrap_and_the_addresses_stay_whole() -> None:
+    text = screen(render(status(), ADDRESSES, []), width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for address in ("http://127.0.0.1:8080/console", "http://127.0.0.1:8090/", "demo-run/logs"):
+        assert address in text, text
+
+
 def test_an_idle_ingestor_shows_its_average_rate_and_keep_running_says_ctrl_c() -> None:
     keep = DemoAddresses(**{**ADDRESSES.__dict__, "keep_running": True})
-    text = screen(render(status(ingested=25_000, rate=0), keep, ""))
+    text = screen(render(status(ingested=25_000, rate=0), keep, []))
     assert "rows ingested 25,000 / 25,000 · idle, averaged 5,000 rows/s" in text
     assert "100 %" in text
     assert "running until Ctrl-C" in text
+    assert "a first report after 120 s, the final one after Ctrl-C" in text
 
 
 def test_the_plain_line_holds_the_same_figures_and_is_printed_every_few_seconds() -> None:

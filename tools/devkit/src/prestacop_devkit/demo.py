@@ -386,6 +386,7 @@ def run_demo(options: DemoOptions) -> int:
                 keep_running=options.keep_running,
                 mailer_url=f"http://127.0.0.1:{ports.mailer_api}",
                 token=token,
+                first_report=[_bin("prestacop-analytics"), "run"],
             )
             try:
                 resolved = run_fleet(plan, view)

@@ -13,9 +13,10 @@ import logging
 import os
 import shlex
 import signal
+import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -42,6 +43,10 @@ class FleetPlan:
     keep_running: bool
     mailer_url: str
     token: str
+    first_report: Sequence[str] = ()
+    """With ``keep_running``: the command that writes a report once ``duration_s`` is up, so the
+    dashboard has one while everything keeps running (its stderr goes to
+    ``<logs_dir>/analytics-first-report.log``)."""
 
 
 class FleetStopped(Exception):
@@ -150,15 +155,22 @@ class _Manager(honcho.manager.Manager):  # type: ignore[misc]
     """honcho's manager, whose Ctrl-C (SIGINT) can be the demo's own ``on_interrupt``.
 
     honcho installs its handlers at the start of ``loop()``, just before ``_start()``; the
-    demo's handler replaces its SIGINT one there, in the main thread, as ``signal`` requires.
+    demo's replace them there, in the main thread, as ``signal`` requires. A closed terminal
+    (SIGHUP) stops everything as SIGTERM does, instead of leaving the services running.
     """
 
     def __init__(self, printer: LogFiles, on_interrupt: Callable[[], None] | None) -> None:
         super().__init__(printer=printer)
         self._on_interrupt = on_interrupt
 
+    def _hang_up(self, _signum: int, _frame: object) -> None:
+        self._system_print("SIGHUP received\n")
+        self.returncode = 129
+        self.terminate()
+
     def _start(self) -> None:
         super()._start()
+        signal.signal(signal.SIGHUP, self._hang_up)
         if self._on_interrupt is not None:
             on_interrupt = self._on_interrupt
             signal.signal(signal.SIGINT, lambda _signum, _frame: on_interrupt())
@@ -193,10 +205,15 @@ class _Run:
         self.resolved = _resolve_some_alerts(self.plan.mailer_url, self.plan.token)
         played = f"{self.resolved} alerts resolved through the operator API"
         if self.plan.keep_running and not self.finish.is_set():
-            self.view.note(
+            kept = (
                 f"demo: {self.plan.duration_s:.0f} s are up ({played}); everything keeps "
                 "running: press Ctrl-C to end the run with the report and summary"
             )
+            if self.plan.first_report:
+                self.view.note(f"{kept}. Writing a first report for the dashboard …")
+                self.view.note(f"{kept}. {self._write_first_report()}", replaces_last=True)
+            else:
+                self.view.note(kept)
             self.finish.wait()
             if self.fleet_over.is_set():
                 return
@@ -204,6 +221,21 @@ class _Run:
         self.ended_by_demo = True
         assert self.manager is not None  # noqa: S101 - set before the timer starts
         _stop_storage_first(self.manager)
+
+    def _write_first_report(self) -> str:
+        """Run ``first_report``; say where its result is, or that it failed and where to look."""
+        log_file = self.plan.logs_dir / "analytics-first-report.log"
+        with log_file.open("a", encoding="utf-8") as log_output:
+            result = subprocess.run(  # noqa: S603 - our own console script
+                list(self.plan.first_report),
+                env=dict(self.plan.env),
+                stdout=subprocess.DEVNULL,
+                stderr=log_output,
+                check=False,
+            )
+        if result.returncode != 0:
+            return f"The first report failed (exit {result.returncode}): see {log_file}"
+        return "The dashboard shows a first report"
 
 
 def run_fleet(plan: FleetPlan, view: ViewThread) -> int:
@@ -229,7 +261,7 @@ def run_fleet(plan: FleetPlan, view: ViewThread) -> int:
         logs.close()
     if run.ended_by_demo:
         return run.resolved or 0
-    if manager.returncode in (130, 143):
+    if manager.returncode in (129, 130, 143):
         raise FleetStopped("demo: interrupted, everything stopped", 130)
     failed = [
         name

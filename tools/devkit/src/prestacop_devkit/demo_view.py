@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
@@ -22,6 +23,9 @@ from rich.table import Table
 from rich.text import Text
 
 from prestacop_devkit.demo_status import DemoStatus, StatusReader, fmt_count
+
+NOTES_SHOWN = 3
+"""Notes the live view keeps under its table."""
 
 PLAIN_EVERY_S = 5.0
 """Seconds between two status lines without a terminal."""
@@ -96,8 +100,8 @@ def _heading(status: DemoStatus, addresses: DemoAddresses) -> str:
     return f"Prestacop demo — {_clock(status.elapsed_s)} {plan}"
 
 
-def render(status: DemoStatus, addresses: DemoAddresses, note: str) -> RenderableType:
-    """The live view: one row per service, the addresses below."""
+def render(status: DemoStatus, addresses: DemoAddresses, notes: Sequence[str]) -> RenderableType:
+    """The live view: one row per service, the addresses below (words wrap, URLs stay whole)."""
     table = Table(title=_heading(status, addresses), title_justify="left", expand=False)
     table.add_column("service", style="bold")
     table.add_column("state")
@@ -113,14 +117,23 @@ def render(status: DemoStatus, addresses: DemoAddresses, note: str) -> Renderabl
             )
             cell = Group(bar, cell)
         table.add_row(service.name, _state(status, service.name), cell)
-    where = Table.grid(padding=(0, 2))
-    where.add_row("operator console", addresses.console_url, f"token: {addresses.token_file}")
-    where.add_row("dashboard", addresses.dashboard_url, "report at the end of the run")
-    where.add_row("operator API", addresses.api_docs_url, "")
-    where.add_row("service logs", addresses.logs_dir, "one file per service")
+    when = (
+        f"a first report after {addresses.duration_s:.0f} s, the final one after Ctrl-C"
+        if addresses.keep_running
+        else "report at the end of the run"
+    )
+    where = Text()
+    for label, address, comment in (
+        ("operator console", addresses.console_url, f"token in {addresses.token_file}"),
+        ("dashboard", addresses.dashboard_url, when),
+        ("operator API", addresses.api_docs_url, ""),
+        ("service logs", f"{addresses.logs_dir}/<service>.log", ""),
+    ):
+        where.append(f"{label:<17}", style="bold")
+        where.append(address, style="cyan")
+        where.append(f"  {comment}\n" if comment else "\n")
     parts: list[RenderableType] = [table, where]
-    if note:
-        parts.append(Text(note, style="italic"))
+    parts.extend(Text(note, style="italic") for note in notes)
     return Group(*parts)
 
 
@@ -140,7 +153,7 @@ class View(Protocol):
     def show(self, status: DemoStatus) -> None:
         """Show a new status."""
 
-    def note(self, message: str) -> None:
+    def note(self, message: str, *, replaces_last: bool = False) -> None:
         """Say something that happened (the time is up, alerts were resolved)."""
 
     def stop(self) -> None:
@@ -154,7 +167,7 @@ class LiveView:
         """Draw on ``console``."""
         self._console = console
         self._addresses = addresses
-        self._note = ""
+        self._notes: list[str] = []
         self._status: DemoStatus | None = None
         self._live = Live(console=console, refresh_per_second=2, transient=False)
 
@@ -165,11 +178,13 @@ class LiveView:
     def show(self, status: DemoStatus) -> None:
         """Redraw with ``status``."""
         self._status = status
-        self._live.update(render(status, self._addresses, self._note), refresh=True)
+        self._live.update(render(status, self._addresses, self._notes), refresh=True)
 
-    def note(self, message: str) -> None:
-        """Show ``message`` under the table."""
-        self._note = message
+    def note(self, message: str, *, replaces_last: bool = False) -> None:
+        """Show ``message`` under the table, below the last few (or instead of the last one)."""
+        if replaces_last and self._notes:
+            self._notes.pop()
+        self._notes = [*self._notes, message][-NOTES_SHOWN:]
         if self._status is not None:
             self.show(self._status)
 
@@ -196,8 +211,8 @@ class PlainView:
             self._last = status.at
             self._write(plain_line(status))
 
-    def note(self, message: str) -> None:
-        """Print ``message``."""
+    def note(self, message: str, *, replaces_last: bool = False) -> None:  # noqa: ARG002
+        """Print ``message`` (a printed line cannot be replaced)."""
         self._write(message)
 
     def stop(self) -> None:
@@ -226,10 +241,10 @@ class ViewThread:
         self._thread.start()
         return self
 
-    def note(self, message: str) -> None:
+    def note(self, message: str, *, replaces_last: bool = False) -> None:
         """Pass ``message`` to the view."""
         with self._lock:
-            self._view.note(message)
+            self._view.note(message, replaces_last=replaces_last)
 
     def _run(self) -> None:
         while True:
