@@ -71,8 +71,8 @@ class TmuxScreen:
         return self._tmux("capture-pane", "-p", "-t", "demo")
 
     def history(self) -> str:
-        """Everything the session printed, scrollback included."""
-        return self._tmux("capture-pane", "-p", "-S", "-", "-t", "demo")
+        """Everything the session printed, scrollback included, wrapped lines joined."""
+        return self._tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "demo")
 
     def interrupt(self) -> None:
         """Ctrl-C, as typed."""

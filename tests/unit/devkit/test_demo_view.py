@@ -93,7 +93,7 @@ def test_an_idle_ingestor_shows_its_average_rate_and_keep_running_says_ctrl_c() 
     assert "rows ingested 25,000 / 25,000 · idle, averaged 5,000 rows/s" in text
     assert "100 %" in text
     assert "running until Ctrl-C" in text
-    assert "a first report after 120 s, the final one after Ctrl-C" in text
+    assert "a first report after 120 s (once rows are stored), the last after Ctrl-C" in text
 
 
 def test_the_plain_line_holds_the_same_figures_and_is_printed_every_few_seconds() -> None:

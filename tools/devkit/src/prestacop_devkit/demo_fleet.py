@@ -210,8 +210,14 @@ class _Run:
                 "running: press Ctrl-C to end the run with the report and summary"
             )
             if self.plan.first_report:
-                self.view.note(f"{kept}. Writing a first report for the dashboard …")
-                self.view.note(f"{kept}. {self._write_first_report()}", replaces_last=True)
+                self.view.note(
+                    f"{kept}. The dashboard's first report follows storage's first batch …"
+                )
+                if self._storage_has_stored():
+                    self.view.note(
+                        f"{kept}. Writing a first report for the dashboard …", replaces_last=True
+                    )
+                    self.view.note(f"{kept}. {self._write_first_report()}", replaces_last=True)
             else:
                 self.view.note(kept)
             self.finish.wait()
@@ -221,6 +227,14 @@ class _Run:
         self.ended_by_demo = True
         assert self.manager is not None  # noqa: S101 - set before the timer starts
         _stop_storage_first(self.manager)
+
+    def _storage_has_stored(self) -> bool:
+        """Wait until stream-storage has stored rows (true) or the run ends (false)."""
+        while not self.finish.wait(1.0):
+            status = self.view.latest()
+            if status is not None and status.figure("stream-storage", "rows") > 0:
+                return True
+        return False
 
     def _write_first_report(self) -> str:
         """Run ``first_report``; say where its result is, or that it failed and where to look."""

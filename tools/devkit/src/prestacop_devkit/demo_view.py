@@ -118,7 +118,7 @@ def render(status: DemoStatus, addresses: DemoAddresses, notes: Sequence[str]) -
             cell = Group(bar, cell)
         table.add_row(service.name, _state(status, service.name), cell)
     when = (
-        f"a first report after {addresses.duration_s:.0f} s, the final one after Ctrl-C"
+        f"a first report after {addresses.duration_s:.0f} s (once rows are stored), the last after Ctrl-C"
         if addresses.keep_running
         else "report at the end of the run"
     )
@@ -129,7 +129,7 @@ def render(status: DemoStatus, addresses: DemoAddresses, notes: Sequence[str]) -
         ("operator API", addresses.api_docs_url, ""),
         ("service logs", f"{addresses.logs_dir}/<service>.log", ""),
     ):
-        where.append(f"{label:<17}", style="bold")
+        where.append(f"{label:<18}", style="bold")
         where.append(address, style="cyan")
         where.append(f"  {comment}\n" if comment else "\n")
     parts: list[RenderableType] = [table, where]
@@ -234,6 +234,7 @@ class ViewThread:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="demo-view", daemon=True)
+        self._latest: DemoStatus | None = None
 
     def start(self) -> ViewThread:
         """Start showing; returns ``self``."""
@@ -251,9 +252,15 @@ class ViewThread:
             started = time.monotonic()
             status = self._reader.read()
             with self._lock:
+                self._latest = status
                 self._view.show(status)
             if self._stop.wait(max(self._interval_s - (time.monotonic() - started), 0.05)):
                 return
+
+    def latest(self) -> DemoStatus | None:
+        """The last status read, if any."""
+        with self._lock:
+            return self._latest
 
     def stop(self) -> None:
         """Show one last status, then stop."""
