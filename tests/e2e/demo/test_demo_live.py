@@ -117,7 +117,8 @@ class PtyScreen:
 
     def frame(self) -> str:
         text = self.history()
-        return text[text.rfind("Prestacop demo —") :]
+        start = text.rfind("Prestacop demo —")
+        return text[start:] if start >= 0 else text[-20_000:]
 
     def interrupt(self) -> None:
         self._process.send_signal(signal.SIGINT)

@@ -110,6 +110,19 @@ def test_the_plain_line_holds_the_same_figures_and_is_printed_every_few_seconds(
     assert len(lines) == 3 and lines[-1] == "demo: ending the run"
 
 
+def test_a_keyed_note_replaces_its_own_line_only() -> None:
+    console = Console(width=140, record=True, file=io.StringIO(), color_system=None)
+    view = LiveView(console, ADDRESSES)
+    view.note("time is up. Writing a first report …", key="first report")
+    view.note("demo: Ctrl-C: ending the run")
+    view.note("time is up. The first report was cut short by Ctrl-C", key="first report")
+    view.show(status())
+    text = screen(render(status(), ADDRESSES, [note for _, note in view._notes]))
+    assert "demo: Ctrl-C: ending the run" in text
+    assert "cut short by Ctrl-C" in text and "Writing a first report" not in text
+    assert text.index("cut short") < text.index("demo: Ctrl-C: ending the run")
+
+
 def test_a_terminal_gets_the_live_view_and_a_pipe_the_plain_one() -> None:
     terminal = Console(file=io.StringIO(), force_terminal=True)
     pipe = Console(file=io.StringIO(), force_terminal=False)

@@ -211,13 +211,14 @@ class _Run:
             )
             if self.plan.first_report:
                 self.view.note(
-                    f"{kept}. The dashboard's first report follows storage's first batch …"
+                    f"{kept}. The dashboard's first report follows storage's first batch …",
+                    key="first report",
                 )
                 if self._storage_has_stored():
                     self.view.note(
-                        f"{kept}. Writing a first report for the dashboard …", replaces_last=True
+                        f"{kept}. Writing a first report for the dashboard …", key="first report"
                     )
-                    self.view.note(f"{kept}. {self._write_first_report()}", replaces_last=True)
+                    self.view.note(f"{kept}. {self._write_first_report()}", key="first report")
             else:
                 self.view.note(kept)
             self.finish.wait()
@@ -247,6 +248,8 @@ class _Run:
                 stderr=log_output,
                 check=False,
             )
+        if result.returncode != 0 and self.finish.is_set():
+            return "The first report was cut short by Ctrl-C"
         if result.returncode != 0:
             return f"The first report failed (exit {result.returncode}): see {log_file}"
         return "The dashboard shows a first report"
@@ -264,6 +267,7 @@ def run_fleet(plan: FleetPlan, view: ViewThread) -> int:
     manager = _Manager(logs, run.interrupt if plan.keep_running else None)
     run.manager = manager
     for name, command in plan.commands.items():
+        logs.path(name).touch()  # a quiet process (aiosmtpd) still has its file to look in
         manager.add_process(name, "exec " + shlex.join(command), env=plan.env)
     timer = threading.Thread(target=run.end_when_due, name="demo-timer", daemon=True)
     timer.start()

@@ -153,8 +153,8 @@ class View(Protocol):
     def show(self, status: DemoStatus) -> None:
         """Show a new status."""
 
-    def note(self, message: str, *, replaces_last: bool = False) -> None:
-        """Say something that happened (the time is up, alerts were resolved)."""
+    def note(self, message: str, *, key: str | None = None) -> None:
+        """Say something that happened; a later note of the same ``key`` may replace it."""
 
     def stop(self) -> None:
         """Stop showing; the last status stays on screen."""
@@ -167,7 +167,7 @@ class LiveView:
         """Draw on ``console``."""
         self._console = console
         self._addresses = addresses
-        self._notes: list[str] = []
+        self._notes: list[tuple[str | None, str]] = []
         self._status: DemoStatus | None = None
         self._live = Live(console=console, refresh_per_second=2, transient=False)
 
@@ -178,13 +178,18 @@ class LiveView:
     def show(self, status: DemoStatus) -> None:
         """Redraw with ``status``."""
         self._status = status
-        self._live.update(render(status, self._addresses, self._notes), refresh=True)
+        self._live.update(
+            render(status, self._addresses, [note for _, note in self._notes]), refresh=True
+        )
 
-    def note(self, message: str, *, replaces_last: bool = False) -> None:
-        """Show ``message`` under the table, below the last few (or instead of the last one)."""
-        if replaces_last and self._notes:
-            self._notes.pop()
-        self._notes = [*self._notes, message][-NOTES_SHOWN:]
+    def note(self, message: str, *, key: str | None = None) -> None:
+        """Show ``message`` under the table, below the last few; or in place of the note of ``key``."""
+        for index, (earlier, _) in enumerate(self._notes):
+            if key is not None and earlier == key:
+                self._notes[index] = (key, message)
+                break
+        else:
+            self._notes = [*self._notes, (key, message)][-NOTES_SHOWN:]
         if self._status is not None:
             self.show(self._status)
 
@@ -211,7 +216,7 @@ class PlainView:
             self._last = status.at
             self._write(plain_line(status))
 
-    def note(self, message: str, *, replaces_last: bool = False) -> None:  # noqa: ARG002
+    def note(self, message: str, *, key: str | None = None) -> None:  # noqa: ARG002
         """Print ``message`` (a printed line cannot be replaced)."""
         self._write(message)
 
@@ -242,10 +247,10 @@ class ViewThread:
         self._thread.start()
         return self
 
-    def note(self, message: str, *, replaces_last: bool = False) -> None:
+    def note(self, message: str, *, key: str | None = None) -> None:
         """Pass ``message`` to the view."""
         with self._lock:
-            self._view.note(message, replaces_last=replaces_last)
+            self._view.note(message, key=key)
 
     def _run(self) -> None:
         while True:
