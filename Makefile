@@ -65,8 +65,8 @@ kafka-down: venv ## Stop the local Kafka broker started by kafka-up
 	@$(DEVKIT) kafka down
 
 .PHONY: demo
-demo: setup ## Run the whole system as local processes (no Docker), then print a summary
-	$(DEVKIT) demo
+demo: setup ## Run the whole system as local processes (no Docker), then print a summary (DEMO_ARGS=--keep-running …)
+	$(DEVKIT) demo $(DEMO_ARGS)
 
 .PHONY: dashboard
 dashboard: venv ## Serve the dashboard read-only over the last demo run's data (http://127.0.0.1:8090/)

@@ -15,13 +15,14 @@ from prestacop_csv_ingestor.batch import FileContext, encode_batch
 from prestacop_csv_ingestor.reader import open_tickets_file
 from prestacop_csv_ingestor.records import split_records
 from prestacop_shared.events import DeadLetter
-from prestacop_shared.fleet import BOROUGH_BOUNDS, COUNTY_TO_BOROUGH, NYC_BOUNDS
+from prestacop_shared.fleet import COUNTY_TO_BOROUGH
 from prestacop_shared.serde import decode
 from prestacop_shared.tickets import (
     HistoricalTicket,
     ticket_from_source_row,
     ticket_to_source_row,
 )
+from tests.support.geometry import borough_edges, boroughs_containing
 
 pytestmark = pytest.mark.unit
 
@@ -63,10 +64,12 @@ def test_every_real_row_encodes_to_the_reference_ticket(path: Path) -> None:
 def test_positions_lie_in_the_tickets_borough_and_drones_are_stable() -> None:
     _, batch = encode_file(SAMPLES[-2])
     tickets = [decode(HistoricalTicket, v.encode()) for v in batch.values]
-    for ticket in tickets:
+    holders = boroughs_containing(
+        borough_edges(), [t.latitude for t in tickets], [t.longitude for t in tickets]
+    )
+    for ticket, found in zip(tickets, holders, strict=True):
         borough = COUNTY_TO_BOROUGH.get(ticket.violation_county or "")
-        box = BOROUGH_BOUNDS[borough] if borough else NYC_BOUNDS
-        assert box.contains(ticket.latitude, ticket.longitude), ticket.summons_number
+        assert found == [borough] if borough else len(found) == 1, ticket.summons_number
     _, again = encode_file(SAMPLES[-2])
     assert [decode(HistoricalTicket, v.encode()).drone_id for v in again.values] == [
         t.drone_id for t in tickets

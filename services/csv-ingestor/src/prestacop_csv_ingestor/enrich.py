@@ -7,23 +7,27 @@ same code with one-element arrays, so there is a single definition.
 Position: the borough comes from ``Violation County`` (``COUNTY_TO_BOROUGH``), or, when the county
 is empty or unknown, from the precinct number (NYPD numbers its precincts by borough: 1-34
 Manhattan, 40-52 Bronx, 60-94 Brooklyn, 100-115 Queens, 120-123 Staten Island); a point is then
-drawn deterministically inside that borough's box from a hash of the summons number. Tickets with
-neither fall anywhere in :data:`NYC_BOUNDS`. We have no precinct-centroid table we could vouch
-for, so positions are borough-accurate, not precinct-accurate.
+picked from :func:`prestacop_shared.borough_points.borough_points` (points inside that borough's
+real boundary) by a hash of the summons number. Tickets with neither a known county nor a known
+precinct (1 of the 10,608 real sample rows: county empty, precinct ``0``) get a point of any borough,
+picked the same way from the five tables together, so they still fall on land inside the city.
+We have no precinct-centroid table we could vouch for, so positions are borough-accurate, not
+precinct-accurate.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
+from prestacop_shared.borough_points import borough_points
 from prestacop_shared.fleet import (
     ARCHIVE_HOST,
     BOROUGH_BOUNDS,
     COUNTY_TO_BOROUGH,
-    NYC_BOUNDS,
     borough_of_county,
     drone_id,
 )
@@ -40,11 +44,9 @@ _PRECINCT_RANGES: Final[tuple[tuple[int, int, str], ...]] = (
     (100, 115, "QUEENS"),
     (120, 123, "STATEN ISLAND"),
 )
-_BOXES: Final = np.array([*BOROUGH_BOUNDS.values(), NYC_BOUNDS], dtype=np.float64)
 _MIX_1: Final = np.uint64(0x9E3779B97F4A7C15)
 _MIX_2: Final = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_3: Final = np.uint64(0x94D049BB133111EB)
-POSITION_DECIMALS: Final = 6
 
 
 def mix(values: npt.NDArray[np.int64], salt: int = 0) -> npt.NDArray[np.uint64]:
@@ -78,17 +80,27 @@ def borough_indexes(
     return result
 
 
+@cache
+def _point_table() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """All boroughs' points in one ``(n, 2)`` array, and per borough index its first row and count.
+
+    Borough ``b`` owns rows ``first[b] .. first[b] + count[b]``; the unknown borough owns them all.
+    """
+    tables = borough_points()
+    points = np.array([point for name in BOROUGHS for point in tables[name]], dtype=np.float64)
+    counts = [len(tables[name]) for name in BOROUGHS]
+    first = np.array([*np.cumsum([0, *counts[:-1]]), 0], dtype=np.int64)
+    return points, first, np.array([*counts, len(points)], dtype=np.int64)
+
+
 def positions(
     summons: npt.NDArray[np.int64], boroughs: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Deterministic (latitude, longitude) inside each ticket's borough box."""
-    boxes = _BOXES[boroughs]
-    scale = float(2**53)
-    u_lat = (mix(summons, 1) >> np.uint64(11)).astype(np.float64) / scale
-    u_lon = (mix(summons, 2) >> np.uint64(11)).astype(np.float64) / scale
-    latitude = boxes[:, 0] + u_lat * (boxes[:, 2] - boxes[:, 0])
-    longitude = boxes[:, 1] + u_lon * (boxes[:, 3] - boxes[:, 1])
-    return np.round(latitude, POSITION_DECIMALS), np.round(longitude, POSITION_DECIMALS)
+    """Deterministic (latitude, longitude) inside each ticket's borough (anywhere if unknown)."""
+    points, first, counts = _point_table()
+    offsets = (mix(summons, 1) % counts[boroughs].astype(np.uint64)).astype(np.int64)
+    chosen = points[first[boroughs] + offsets]
+    return chosen[:, 0].copy(), chosen[:, 1].copy()
 
 
 def county_index(county: str | None) -> int:

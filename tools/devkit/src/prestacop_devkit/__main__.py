@@ -44,6 +44,8 @@ def configure_logging(verbose: bool) -> None:
     )
     if not verbose:
         logging.getLogger("prestacop_devkit").setLevel(logging.WARNING)
+        for chatty in ("httpx", "prestacop_shared"):  # the demo's polling, its topic creation
+            logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @app.callback()
@@ -198,12 +200,24 @@ def demo(
         typer.Option(help="Ingest these CSV files instead of a generated one (repeatable)."),
     ] = None,
     workdir: Annotated[Path, typer.Option(help="Where everything is written.")] = Path("demo-run"),
+    keep_running: Annotated[
+        bool,
+        typer.Option(
+            help="Leave everything up after --duration-s (the operator console, the dashboard) "
+            "until Ctrl-C, then store, report and summarise."
+        ),
+    ] = False,
 ) -> None:
     """Run the whole system as local processes for a while, then print a summary."""
     from prestacop_devkit.demo import DemoOptions, run_demo
 
     options = DemoOptions(
-        workdir=workdir, duration_s=duration_s, drones=drones, rows=rows, csv_files=tuple(csv or ())
+        workdir=workdir,
+        duration_s=duration_s,
+        drones=drones,
+        rows=rows,
+        csv_files=tuple(csv or ()),
+        keep_running=keep_running,
     )
     raise SystemExit(run_demo(options))
 

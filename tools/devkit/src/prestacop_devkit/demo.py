@@ -3,9 +3,15 @@
 A real KRaft broker from the jars, a real SMTP server (aiosmtpd writing a Maildir), a drone fleet,
 the alert-mailer with its operator API, the csv-ingestor watching an inbox that holds a
 generated FY2017 file and the real 10,212-row sample, stream-storage, and analytics with its
-dashboard — all run under honcho for a bounded time. Then stream-storage catches up once
-(``--available-now``), analytics writes a report, and a summary says what happened and where
-to look. Ctrl-C stops everything cleanly at any moment.
+dashboard — all run under honcho for a bounded time (or, with ``keep_running``, until Ctrl-C).
+Then stream-storage catches up once (``--available-now``), analytics writes a report, and a
+summary says what happened and where to look.
+
+While they run, each service's output goes to its own file under ``<workdir>/logs/`` and the
+screen shows the live view of :mod:`prestacop_devkit.demo_view` (figures from the services'
+``/metrics`` and ``/healthz``). Ctrl-C stops everything cleanly at any moment; with
+``keep_running`` the first Ctrl-C ends the run as the timer would (report and summary), a second
+one stops at once.
 """
 
 from __future__ import annotations
@@ -14,21 +20,20 @@ import json
 import logging
 import os
 import secrets
-import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import honcho.manager
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from rich.console import Console
 
 from prestacop_devkit.broker import LocalKafka, free_ports
+from prestacop_devkit.demo_fleet import FleetPlan, FleetStopped, run_fleet
+from prestacop_devkit.demo_status import Endpoints, StatusReader, count_data_rows, http_fetch
+from prestacop_devkit.demo_view import DemoAddresses, ViewThread, choose_view
 from prestacop_devkit.jars import ensure_spark_kafka_jars, repo_root
 from prestacop_shared import topics
 from prestacop_shared.kafka import KafkaSettings
@@ -36,7 +41,6 @@ from prestacop_shared.topic_admin import ensure_topics
 
 log = logging.getLogger(__name__)
 
-STORAGE_STOP_TIMEOUT_S = 120.0
 DRONE_TOPICS = (topics.DRONE_STATUS, topics.DRONE_VIOLATIONS, topics.DRONE_ALERTS)
 
 
@@ -50,6 +54,7 @@ class DemoOptions:
     rows: int = 200_000
     csv_files: tuple[Path, ...] = ()
     alert_probability: float = 0.2
+    keep_running: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,11 +66,24 @@ class DemoPorts:
     smtp: int
     mailer_api: int
     dashboard: int
+    drone_http: int
+    ingestor_http: int
+    storage_http: int
 
     @classmethod
     def choose(cls) -> DemoPorts:
-        """Pick five distinct free ports."""
-        return cls(*free_ports(5))
+        """Pick eight distinct free ports."""
+        return cls(*free_ports(8))
+
+    def endpoints(self) -> Endpoints:
+        """Where the live view reads each service's ``/metrics`` and ``/healthz``."""
+        return Endpoints(
+            drones=f"http://127.0.0.1:{self.drone_http}",
+            mailer=f"http://127.0.0.1:{self.mailer_api}",
+            ingestor=f"http://127.0.0.1:{self.ingestor_http}",
+            storage=f"http://127.0.0.1:{self.storage_http}",
+            dashboard=f"http://127.0.0.1:{self.dashboard}",
+        )
 
 
 def _bin(name: str) -> str:
@@ -160,8 +178,14 @@ def _environment(options: DemoOptions, ports: DemoPorts, token: str) -> dict[str
             "MAILER_HTTP_PORT": str(ports.mailer_api),
             "MAILER_PUBLIC_URL": f"http://127.0.0.1:{ports.mailer_api}",
             "MAILER_STATE_DIR": str(workdir / "alert-mailer"),
+            "DRONE_HTTP_HOST": "127.0.0.1",
+            "DRONE_HTTP_PORT": str(ports.drone_http),
             "INGESTOR_INBOX": str(workdir / "inbox"),
+            "INGESTOR_HTTP_HOST": "127.0.0.1",
+            "INGESTOR_HTTP_PORT": str(ports.ingestor_http),
             "STORAGE_DATA_DIR": str(workdir / "data"),
+            "STORAGE_HTTP_HOST": "127.0.0.1",
+            "STORAGE_HTTP_PORT": str(ports.storage_http),
             "STORAGE_TRIGGER_INTERVAL_S": "10",
             "ANALYTICS_DATA_DIR": str(workdir / "data"),
             # No ANALYTICS_API_TOKEN: the dashboard is served read-only, as `make dashboard`
@@ -206,110 +230,12 @@ def _processes(options: DemoOptions, ports: DemoPorts) -> dict[str, list[str]]:
     }
 
 
-class FleetStopped(Exception):
-    """The fleet did not run its full time: a service died, or the user pressed Ctrl-C."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-def _resolve_some_alerts(ports: DemoPorts, token: str, count: int = 3) -> int:
-    """Play the operator: resolve a few open alerts through the API; return how many."""
-    base = f"http://127.0.0.1:{ports.mailer_api}"
-    headers = {"Authorization": f"Bearer {token}"}
-    resolved = 0
-    try:
-        with httpx.Client(base_url=base, timeout=10) as client:
-            open_alerts = client.get("/alerts", params={"status": "open"}, headers=headers).json()
-            items = (
-                open_alerts.get("alerts", open_alerts)
-                if isinstance(open_alerts, dict)
-                else open_alerts
-            )
-            for alert in items[:count]:
-                answer = client.post(
-                    f"/alerts/{alert['alert_id']}/resolve",
-                    json={"violation_code": 21, "operator": "demo-operator", "plate_id": "DEMO123"},
-                    headers=headers,
-                )
-                resolved += answer.status_code == 201
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
-        log.warning(
-            "could not resolve alerts through the operator API", extra={"error": str(error)}
+def _run_step(command: list[str], env: dict[str, str], log_file: Path) -> str:
+    """Run one of the final steps, its logs appended to ``log_file``; return its stdout."""
+    with log_file.open("a", encoding="utf-8") as log_output:
+        result = subprocess.run(  # noqa: S603 - our own console scripts
+            command, env=env, check=True, stdout=subprocess.PIPE, stderr=log_output, text=True
         )
-    return resolved
-
-
-def _stop_storage_first(manager: honcho.manager.Manager) -> None:
-    """SIGTERM stream-storage alone so it ends its batch and stops Spark cleanly.
-
-    honcho stops a process group, which would also hit the Spark JVM mid-batch; once
-    stream-storage has exited, honcho stops the other services as usual.
-    """
-    pid = manager._processes.get("stream-storage", {}).get("pid")
-    if pid is None:
-        manager.terminate()
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STORAGE_STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if "returncode" in manager._processes["stream-storage"]:
-            return
-        time.sleep(0.5)
-    manager.terminate()
-
-
-def _run_fleet(options: DemoOptions, ports: DemoPorts, env: dict[str, str], token: str) -> int:
-    """Run every service under honcho for ``duration_s``; return how many alerts were resolved.
-
-    Raises:
-        FleetStopped: a service exited on its own (exit 1) or the user pressed Ctrl-C (130).
-    """
-    honcho.manager.KILL_WAIT = 60  # Spark finishes its batch before it exits on SIGTERM
-    manager = honcho.manager.Manager()
-    for name, command in _processes(options, ports).items():
-        manager.add_process(name, "exec " + shlex.join(command), env=env)
-    stop = threading.Event()
-    outcome: dict[str, int] = {}
-
-    def stop_after_duration() -> None:
-        if stop.wait(options.duration_s):
-            return
-        outcome["resolved"] = _resolve_some_alerts(ports, token)
-        manager._system_print(
-            f"demo: {options.duration_s:.0f} s are up ({outcome['resolved']} alerts resolved "
-            "through the operator API), stopping\n"
-        )
-        outcome["timer"] = 1
-        _stop_storage_first(manager)
-
-    timer = threading.Thread(target=stop_after_duration, daemon=True)
-    timer.start()
-    manager._system_print(
-        f"demo: dashboard http://127.0.0.1:{ports.dashboard}/ (once a report exists), "
-        f"operator API http://127.0.0.1:{ports.mailer_api}/docs\n"
-    )
-    try:
-        manager.loop()
-    finally:
-        stop.set()
-    if "timer" in outcome:
-        return outcome["resolved"]
-    if manager.returncode in (130, 143):
-        raise FleetStopped("demo: interrupted, everything stopped", 130)
-    failed = [
-        name
-        for name, process in manager._processes.items()
-        if process.get("returncode") not in (None, 0, -15, 143)
-    ]
-    raise FleetStopped(f"demo: {', '.join(failed) or 'a service'} stopped on its own; see above", 1)
-
-
-def _run_step(command: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(  # noqa: S603 - our own console scripts
-        command, env=env, check=True, stdout=subprocess.PIPE, text=True
-    )
     return result.stdout
 
 
@@ -395,38 +321,95 @@ def _rows(value: object) -> object:
     return value
 
 
+def _addresses(options: DemoOptions, ports: DemoPorts) -> DemoAddresses:
+    workdir = options.workdir.resolve()
+    return DemoAddresses(
+        console_url=f"http://127.0.0.1:{ports.mailer_api}/console",
+        dashboard_url=f"http://127.0.0.1:{ports.dashboard}/",
+        api_docs_url=f"http://127.0.0.1:{ports.mailer_api}/docs",
+        token_file=str(workdir / TOKEN_FILE),
+        logs_dir=str(workdir / "logs"),
+        duration_s=options.duration_s,
+        keep_running=options.keep_running,
+    )
+
+
+TOKEN_FILE = "operator-token"  # noqa: S105 - a file name, not a secret
+"""The demo's operator token, for signing in to the console (owner-readable only)."""
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)  # noqa: T201 - the CLI's user-facing output
+
+
 def run_demo(options: DemoOptions) -> int:
     """Run the demo end to end; return the process exit code."""
     workdir = options.workdir.resolve()
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
+    (workdir / "logs").mkdir()
     ports = DemoPorts.choose()
     token = secrets.token_urlsafe(24)
+    token_file = workdir / TOKEN_FILE
+    token_file.touch(mode=0o600)
+    token_file.write_text(token + "\n", encoding="utf-8")
     broker = LocalKafka(workdir / "kafka", port=ports.kafka, controller_port=ports.controller)
-    print(f"demo: starting Kafka at 127.0.0.1:{ports.kafka} …", flush=True)  # noqa: T201
+    _say(f"demo: starting Kafka at 127.0.0.1:{ports.kafka} …")
     broker.start(timeout_s=120)
     try:
         _create_topics(broker.bootstrap_servers)
         env = _environment(options, ports, token)
         files = _prepare_inbox(options, workdir / "inbox")
-        print(f"demo: inbox holds {', '.join(f.name for f in files)}", flush=True)  # noqa: T201
+        _say(f"demo: inbox holds {', '.join(f.name for f in files)}")
         _inject_malformed(broker.bootstrap_servers)
-        try:
-            resolved = _run_fleet(options, ports, env, token)
-        except FleetStopped as stopped:
-            print(stopped, flush=True)  # noqa: T201
-            return stopped.exit_code
-        print("demo: storing what is left in Kafka, then the report …", flush=True)  # noqa: T201
-        _run_step([_bin("prestacop-stream-storage"), "--available-now"], env)
-        output = _run_step([_bin("prestacop-analytics"), "run"], env)
+        addresses = _addresses(options, ports)
+        _say(
+            f"demo: dashboard {addresses.dashboard_url} (once a report exists), operator console "
+            f"{addresses.console_url} (token in {addresses.token_file}), operator API "
+            f"{addresses.api_docs_url}"
+        )
+        _say(f"demo: each service logs to {addresses.logs_dir}/<service>.log")
+        with httpx.Client(timeout=2) as client:
+            reader = StatusReader(
+                ports.endpoints(),
+                http_fetch(client),
+                rows_expected=count_data_rows([str(f) for f in files]),
+                malformed_injected=len(MALFORMED_SAMPLES),
+            )
+            view = ViewThread(reader, choose_view(Console(), addresses, sys.stdout)).start()
+            plan = FleetPlan(
+                commands=_processes(options, ports),
+                env=env,
+                logs_dir=workdir / "logs",
+                duration_s=options.duration_s,
+                keep_running=options.keep_running,
+                mailer_url=f"http://127.0.0.1:{ports.mailer_api}",
+                token=token,
+                first_report=[_bin("prestacop-analytics"), "run"],
+            )
+            try:
+                resolved = run_fleet(plan, view)
+            except FleetStopped as stopped:
+                view.stop()
+                _say(str(stopped))
+                return stopped.exit_code
+            view.stop()
+        _say("demo: storing what is left in Kafka, then the report …")
+        logs = workdir / "logs"
+        _run_step(
+            [_bin("prestacop-stream-storage"), "--available-now"],
+            env,
+            logs / "stream-storage-final.log",
+        )
+        output = _run_step([_bin("prestacop-analytics"), "run"], env, logs / "analytics-run.log")
         report_dir = Path(output.strip().splitlines()[-1])
         summary = _summary(options, broker.bootstrap_servers, report_dir, resolved)
-        print(summary, flush=True)  # noqa: T201
+        _say(summary)
         (workdir / "summary.txt").write_text(summary + "\n", encoding="utf-8")
         return 0
     except KeyboardInterrupt:
-        print("demo: interrupted, everything stopped", flush=True)  # noqa: T201
+        _say("demo: interrupted, everything stopped")
         return 130
     finally:
         broker.stop()
