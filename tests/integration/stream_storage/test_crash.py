@@ -17,7 +17,6 @@ import pytest
 from prestacop_shared import topics
 from prestacop_shared.events import Event
 from prestacop_shared.kafka import KafkaSettings
-from prestacop_shared.serde import encode
 from prestacop_shared.spark import read_dataset
 from prestacop_stream_storage.datasets import DATASETS
 from prestacop_stream_storage.progress import committed_record_count, last_committed_batch
@@ -83,7 +82,8 @@ def _group_gone(pgid: int) -> bool:
 def _produce_all(kafka: KafkaSettings, sent: dict[str, list[Event]]) -> None:
     create_topics(kafka, topics.DATA_TOPICS, partitions=2)
     for name, events in sent.items():
-        produce(kafka, kafka.topic(DATASETS[name].topic), [(e.drone_id, encode(e)) for e in events])
+        records = [(e.drone_id, samples.wire_value(e)) for e in events]
+        produce(kafka, kafka.topic(DATASETS[name].topic), records)
 
 
 def test_sigkill_mid_batch_then_restart_stores_every_event_exactly_once(
