@@ -37,6 +37,7 @@ from pyspark.sql.types import (
 from prestacop_shared.datasets import HEADER_FILE, files_carry_header
 from prestacop_shared.exceptions import PrestacopError
 from prestacop_shared.fleet import COUNTY_TO_BOROUGH
+from prestacop_shared.tickets import ISSUE_DATE_PATTERN
 
 STORAGE_METADATA_FIELDS = (
     StructField("kafka_topic", StringType(), False),
@@ -114,10 +115,6 @@ def stored_schema(model: type[BaseModel]) -> StructType:
     """Schema of a stored dataset: the model's fields, where it came from, and the partition."""
     schema = StructType(list(spark_schema(model).fields) + list(STORAGE_METADATA_FIELDS))
     return schema.add(StructField(PARTITION_COLUMN, DateType(), True))
-
-
-ISSUE_DATE_PATTERN = r"^[0-9]{2}/[0-9]{2}/[12][0-9]{3}$"
-"""A ticket's ``issue_date`` as the source writes it: ``MM/DD/YYYY``, year 1000-2999."""
 
 
 def issue_day(issue_date: Column) -> Column:
