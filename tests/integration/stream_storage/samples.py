@@ -21,6 +21,7 @@ from prestacop_shared.events import (
     ViolationSource,
 )
 from prestacop_shared.serde import encode
+from prestacop_shared.ticket_lines import encode_ticket
 from prestacop_shared.tickets import HistoricalTicket, detect_layout, ticket_from_source_row
 
 _NEAR_MIDNIGHT = datetime(2024, 3, 9, 23, 59, 59, 999_999, tzinfo=UTC)
@@ -140,33 +141,9 @@ def tickets(count: int, nyc_data: Path, seed: int = 5) -> list[HistoricalTicket]
     return made
 
 
-def _t1_field(value: Any) -> str:
-    # Stand-in for prestacop_shared.ticket_lines until the bulk-ingest branch lands.
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, float):
-        return repr(value)
-    text = str(value)
-    if text == "" or any(c in text for c in ',"\r\n'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def t1_value(ticket: HistoricalTicket) -> bytes:
-    """The ticket as a ``T1`` value (TICKET-LINES-SPEC)."""
-    try:
-        day = datetime.strptime(ticket.issue_date or "", "%m/%d/%Y").date()  # noqa: DTZ007
-    except ValueError:
-        day = ticket.emitted_at.astimezone(UTC).date()
-    fields = [_t1_field(getattr(ticket, name)) for name in HistoricalTicket.model_fields]
-    return f"T1,{day.isoformat()},{','.join(fields)}".encode()
-
-
 def wire_value(event: Event) -> bytes:
     """What the event's producer sends: ``T1`` for tickets, JSON for the drone topics."""
-    return t1_value(event) if isinstance(event, HistoricalTicket) else encode(event)
+    return encode_ticket(event) if isinstance(event, HistoricalTicket) else encode(event)
 
 
 def as_json(event: BaseModel) -> dict[str, Any]:
