@@ -27,7 +27,7 @@ This module needs polars (the csv-ingestor's dependency, or the ``polars`` extra
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
@@ -146,7 +146,12 @@ def encode_ticket(ticket: HistoricalTicket) -> bytes:
 # --- the vectorised encoder ----------------------------------------------------------------
 
 
-def encode_frame(frame: pl.DataFrame, constants: Mapping[str, Any] | None = None) -> pl.Series:
+def encode_frame(
+    frame: pl.DataFrame,
+    constants: Mapping[str, Any] | None = None,
+    *,
+    quoted: Collection[str] | None = None,
+) -> pl.Series:
     """T1 values (a String Series, one per row) of a frame of ticket columns, vectorised.
 
     Args:
@@ -157,6 +162,9 @@ def encode_frame(frame: pl.DataFrame, constants: Mapping[str, Any] | None = None
         constants: fields that have one value for every row (``schema_version``,
             ``emitted_at``, ``source_file``...), given as Python values: each is encoded once
             (:func:`encode_field`) and joined in as a literal.
+        quoted: the text columns that may need quoting (``,``, ``"``, CR, LF or empty), when
+            the caller knows (e.g. ``()``: text read from CSV without a single quote
+            character, empty text already null); ``None``: look at every text column.
 
     Gives exactly :func:`encode_ticket_text` of each row's ticket. Only the columns that need
     quoting in this frame pay for it; no Python work per row.
@@ -177,7 +185,8 @@ def encode_frame(frame: pl.DataFrame, constants: Mapping[str, Any] | None = None
     event_date = event_date_expr(issue_date, emitted_at).dt.to_string("%Y-%m-%d")
 
     columns = [name for name in COLUMNS if name not in constants]
-    quoted = _columns_needing_quotes(frame, columns)
+    if quoted is None:
+        quoted = _columns_needing_quotes(frame, columns)
     small_floats = _columns_with_small_floats(frame, columns)
     parts: list[pl.Expr] = [pl.lit(f"{PREFIX},"), event_date]
     text = ""
