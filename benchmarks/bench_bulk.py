@@ -126,16 +126,31 @@ def batch_stats(log: Path) -> dict[str, tuple[int, float, int]]:
     return {name: (int(r), s, int(b)) for name, (r, s, b) in stats.items()}
 
 
-def text_copy(bootstrap: str, topic: str, out: Path, max_offsets: str) -> tuple[int, float, float]:
-    """Spark: the topic's values → text file sink, no partitioning (availableNow).
+PARTITION_VARIANTS: dict[str, tuple[int | None, int]] = {
+    "none": (None, 0),
+    "day, rows sorted by date per task": (10, 0),
+    "day, open files per date (storage's way)": (10, 512),
+    "month, open files per month": (7, 512),
+}
+"""Text-copy variants: (characters of the T1 date taken as partition value, open files per task)."""
+
+
+def text_copy(
+    bootstrap: str, topic: str, out: Path, max_offsets: str, variant: str = "none"
+) -> tuple[int, float, float]:
+    """Spark: the topic's values → text file sink, partitioned as ``variant`` (availableNow).
 
     Returns (rows, wall seconds of the query, busy seconds summed over its batches).
     """
+    from pyspark.sql import functions as F
+
     from prestacop_shared.spark import SparkSettings, build_spark_session
 
+    date_chars, open_files = PARTITION_VARIANTS[variant]
     spark = build_spark_session(
         "bench-bulk-text-copy",
         SparkSettings(master_url="local[2]", shuffle_partitions=2),
+        extra_config={"spark.sql.maxConcurrentOutputFileWriters": str(open_files)},
     )
     try:
         source = (
@@ -146,11 +161,14 @@ def text_copy(bootstrap: str, topic: str, out: Path, max_offsets: str) -> tuple[
             .option("maxOffsetsPerTrigger", max_offsets)
             .load()
         )
+        values = source.selectExpr("CAST(value AS STRING) AS value")
+        writer = values.writeStream.format("text")
+        if date_chars is not None:
+            values = values.withColumn("part", F.substring("value", 4, date_chars))
+            writer = values.writeStream.format("text").partitionBy("part")
         started = time.monotonic()
         query = (
-            source.selectExpr("CAST(value AS STRING) AS value")
-            .writeStream.format("text")
-            .option("checkpointLocation", str(out / "_checkpoint"))
+            writer.option("checkpointLocation", str(out / "_checkpoint"))
             .trigger(availableNow=True)
             .start(str(out / "data"))
         )
@@ -277,6 +295,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
     parser.add_argument("--trigger-interval-s", default="5")
     parser.add_argument("--max-offsets-per-trigger", default="2000000")
     parser.add_argument("--min-partitions", default=None)
+    parser.add_argument(
+        "--partition-figures",
+        action="store_true",
+        help="also time text copies partitioned by day (sorted / open files) and by month",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="work here and keep it")
     args = parser.parse_args()
 
@@ -367,6 +390,16 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
         copy_rows, copy_wall, copy_busy = text_copy(
             bootstrap, topic, work / "text-copy", args.max_offsets_per_trigger
         )
+        variants: list[tuple[str, str]] = []
+        for variant in list(PARTITION_VARIANTS)[1:] if args.partition_figures else []:
+            v_rows, v_wall, v_busy = text_copy(
+                bootstrap, topic, work / f"copy-{len(variants)}", args.max_offsets_per_trigger,
+                variant,
+            )  # fmt: skip
+            variants.append(
+                (f"Spark text copy, partitioned by {variant}",
+                 f"{v_wall:.1f} s wall, busy {v_rows / max(v_busy, 1e-9):,.0f} rows/s")
+            )  # fmt: skip
         print("exactness check (DuckDB over the sink log, the dead-letter topic)...", flush=True)
         exact = exactness(data_dir, kafka, args.rows)
 
@@ -387,6 +420,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
             ("storage busy rows/s (store query)", f"{store_rows / max(store_busy, 1e-9):,.0f} over {store_batches} batches, {store_busy:.0f} s busy"),
             ("quarantine query busy", f"{q_busy:.0f} s over {q_batches} batches ({q_rows:,} rows read)"),
             ("Spark text copy, no partitioning", f"{copy_wall:.1f} s wall, {copy_rows / copy_wall:,.0f} rows/s; busy {copy_rows / max(copy_busy, 1e-9):,.0f} rows/s"),
+            *variants,
             ("storage / text copy, busy rates (goal >= 0.5)", f"{(store_rows / max(store_busy, 1e-9)) / (copy_rows / max(copy_busy, 1e-9)):.2f}"),
             ("storage lag after the ingestor's last commit (goal <= 30 s)", f"{stored_at['store'] - ingest_done:.1f} s (quarantine query {stored_at['quarantine'] - ingest_done:.1f} s)"),
             ("ingestor peak RSS", peak_rss_mb),
