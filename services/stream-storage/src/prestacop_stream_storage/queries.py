@@ -128,9 +128,12 @@ def _start_sink(
     as_text: bool = False,
 ) -> StreamingQuery:
     if as_text:
-        # Ready lines: no shuffle. Each task writes one file per date it meets, keeping up to
-        # spark.sql.maxConcurrentOutputFileWriters open instead of sorting its rows by date.
-        writer = rows.writeStream.format("text")
+        # Ready lines: no shuffle. At most one task per core (coalesce merges Kafka partitions
+        # without a shuffle), each writing one file per date it meets, keeping up to
+        # spark.sql.maxConcurrentOutputFileWriters open instead of sorting its rows by date: a
+        # batch makes at most cores x dates files, whatever the topic's partition count.
+        cores = rows.sparkSession.sparkContext.defaultParallelism
+        writer = rows.coalesce(cores).writeStream.format("text")
     else:
         # One task per date: each micro-batch writes one file per date it holds.
         writer = rows.repartition(PARTITION_COLUMN).writeStream.format("csv").options(**CSV_OPTIONS)
