@@ -89,6 +89,9 @@ def _produce_all(kafka: KafkaSettings, sent: dict[str, list[Event]]) -> None:
 KILLS = 3
 
 
+# Four Spark starts of ten queries each: on a shared 2-core machine that can exceed the 10-min
+# default; a hang is still caught by the per-wait HANG_GUARD_S.
+@pytest.mark.timeout(1800)
 def test_sigkill_mid_batch_several_times_then_restart_stores_every_event_exactly_once(
     spark: SparkSession,
     kafka_settings: KafkaSettings,
