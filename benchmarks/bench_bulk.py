@@ -6,8 +6,8 @@ One run on a fresh LocalKafka (free ports), everything on this machine's cores:
 1. a FY2017-format file of ``--rows`` data lines (default 10.8M, ≈ 2 GB; with bad lines of
    every kind), generated once with ``prestacop-csv-ingestor generate`` and cached under
    ``.cache/bench-bulk/``;
-2. the raw passthrough reference (:func:`references.raw_passthrough`: the file's lines as they
-   are, lz4) into a topic of its own, for the ingest ratio;
+2. the raw passthrough reference (:func:`references.passthrough`: the file's lines as they
+   are, the ingestor's producer settings) into a topic of its own, for the ingest ratio;
 3. stream-storage (the real CLI, ``--datasets tickets``) started and storing, then the
    csv-ingestor (the real CLI) ingesting the file beside it; the clock runs from the ingestor's
    start (before its first byte read) until storage's checkpoint has committed every offset the
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import duckdb
 from confluent_kafka import Consumer, TopicPartition
-from references import raw_passthrough
+from references import passthrough
 
 from prestacop_devkit.broker import LocalKafka, free_port
 from prestacop_devkit.jars import ensure_spark_kafka_jars
@@ -318,7 +318,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
         ))  # fmt: skip
         print(f"passthrough reference: {source.name} ({source.stat().st_size / 1e9:.2f} GB)...",
               flush=True)  # fmt: skip
-        pass_rows, pass_s = raw_passthrough(bootstrap, PASSTHROUGH_TOPIC, source)
+        reference = passthrough(source, kafka, PASSTHROUGH_TOPIC)
+        pass_rows, pass_s = reference.rows, reference.seconds
 
         data_dir = work / "data"
         log = work / "stream-storage.log"

@@ -1,47 +1,85 @@
-"""Reference producers the benchmarks compare Prestacop's services with, on the same broker.
+"""Reference paths the bulk benchmarks compare the services with, in the same run.
 
-:func:`raw_passthrough` sends a file's data lines as they are (no parse, no check, no
-transaction), lz4-compressed, with the producer settings of the bulk path: the ceiling a
-Python producer of this file reaches on this machine, not a target.
+:func:`passthrough` is the ceiling of a Python producer on this machine and broker: it sends a
+CSV file's data lines as they are (no parse, no check, no key), through the same librdkafka
+settings as the csv-ingestor (idempotent, ``acks=all``, lz4, the ingestor's linger, batch and
+queue sizes from :func:`prestacop_csv_ingestor.ingest.producer_tuning`) and, like the ingestor,
+in transactions committed every ``INGESTOR_COMMIT_INTERVAL_S``. One ``produce`` call per line,
+as the ingestor does: what is left between the two is the ingestor's own work per row.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import Producer
 
+from prestacop_csv_ingestor.config import Settings
+from prestacop_csv_ingestor.ingest import producer_tuning
 from prestacop_shared.kafka import KafkaSettings
 
+BLOCK_BYTES = 1024 * 1024
 
-def raw_passthrough(bootstrap: str, topic: str, path: Path) -> tuple[int, float]:
-    """Send every line after the header of ``path`` as one message; return (lines, seconds).
 
-    Seconds run from opening the file to the last message acknowledged.
+@dataclass(frozen=True)
+class Passthrough:
+    """What the passthrough producer sent and how fast."""
+
+    rows: int
+    seconds: float
+    bytes_sent: int
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def passthrough(
+    path: Path, kafka: KafkaSettings, topic: str, settings: Settings | None = None
+) -> Passthrough:
+    """Send every data line of ``path`` (header skipped, line ending dropped) to ``topic``.
+
+    Delivery: exactly once per run (transactions, flushed before it returns); it does not
+    resume: a failed run is simply rerun on a fresh topic.
     """
+    settings = settings or Settings()
     producer = Producer(
-        KafkaSettings(bootstrap_servers=bootstrap).producer_config(
-            linger_ms=20,
-            batch_size=1_000_000,
-            compression_type="lz4",
-            queue_buffering_max_kbytes=1_048_576,
+        kafka.producer_config(
+            transactional_id=f"bench-passthrough-{time.time_ns()}", **producer_tuning(settings)
         )
     )
+    producer.init_transactions(60)
+    produce, poll = producer.produce, producer.poll
+    rows = sent_bytes = 0
     started = time.monotonic()
-    sent = 0
+    producer.begin_transaction()
+    committed_at = started
     with path.open("rb") as handle:
-        handle.readline()
-        for line in handle:
-            while True:
-                try:
-                    producer.produce(topic, value=line.rstrip(b"\r\n"))
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-            sent += 1
-            if sent % 1000 == 0:
-                producer.poll(0)
-    if producer.flush(300):
-        raise RuntimeError("the passthrough producer could not deliver everything")
-    return sent, time.monotonic() - started
+        handle.readline()  # the header
+        rest = b""
+        while block := handle.read(BLOCK_BYTES):
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                value = line[:-1] if line.endswith(b"\r") else line
+                while True:
+                    try:
+                        produce(topic, value)
+                        break
+                    except BufferError:  # the queue is full: wait for deliveries
+                        poll(0.05)
+            rows += len(lines)
+            sent_bytes += len(block)
+            poll(0)
+            if time.monotonic() - committed_at >= settings.commit_interval_s:
+                producer.commit_transaction(120)
+                producer.begin_transaction()
+                committed_at = time.monotonic()
+        if rest.strip():
+            produce(topic, rest[:-1] if rest.endswith(b"\r") else rest)
+            rows += 1
+    producer.commit_transaction(120)
+    producer.flush(60)
+    return Passthrough(rows=rows, seconds=time.monotonic() - started, bytes_sent=sent_bytes)

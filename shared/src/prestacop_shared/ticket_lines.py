@@ -27,7 +27,7 @@ This module needs polars (the csv-ingestor's dependency, or the ``polars`` extra
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
@@ -151,6 +151,8 @@ def encode_frame(
     constants: Mapping[str, Any] | None = None,
     *,
     quoted: Collection[str] | None = None,
+    source_text: pl.Series | None = None,
+    source_columns: Sequence[str] = (),
 ) -> pl.Series:
     """T1 values (a String Series, one per row) of a frame of ticket columns, vectorised.
 
@@ -165,6 +167,12 @@ def encode_frame(
         quoted: the text columns that may need quoting (``,``, ``"``, CR, LF or empty), when
             the caller knows (e.g. ``()``: text read from CSV without a single quote
             character, empty text already null); ``None``: look at every text column.
+        source_text: per row, the T1 text of the fields ``source_columns`` (a run of
+            consecutive :data:`COLUMNS`) joined by ``,``, or null. The csv-ingestor passes the
+            source line of each record that has no quote character: such a line is already
+            that text (no field holds ``,``, ``"``, CR or LF, an empty field is null, integer
+            fields are checked canonical), so those fields cost nothing per row. Rows where it
+            is null are encoded field by field.
 
     Gives exactly :func:`encode_ticket_text` of each row's ticket. Only the columns that need
     quoting in this frame pay for it; no Python work per row.
@@ -173,6 +181,30 @@ def encode_frame(
     missing = [name for name in COLUMNS if name not in constants and name not in frame.columns]
     if missing:
         raise KeyError(f"encode_frame: no column or constant for {', '.join(missing)}")
+    if source_text is None:
+        return _encode_rows(frame, constants, quoted, ())
+    run = tuple(source_columns)
+    first = COLUMNS.index(run[0]) if run else 0
+    if not run or COLUMNS[first : first + len(run)] != run:
+        raise ValueError("encode_frame: source_columns must be consecutive ticket fields")
+    with_text = frame.with_columns(source_text.alias(_SOURCE_TEXT))
+    values = _encode_rows(with_text, constants, quoted, run)
+    slow = source_text.is_null().arg_true()
+    if slow.len():
+        values = values.scatter(slow, _encode_rows(frame[slow], constants, quoted, ()))
+    return values
+
+
+_SOURCE_TEXT: Final = "__source_text"
+
+
+def _encode_rows(
+    frame: pl.DataFrame,
+    constants: dict[str, Any],
+    quoted: Collection[str] | None,
+    run: tuple[str, ...],
+) -> pl.Series:
+    """:func:`encode_frame` of every row, the fields of ``run`` taken from ``_SOURCE_TEXT``."""
     if "emitted_at" in constants:
         emitted_at: pl.Expr | datetime = constants["emitted_at"]
     else:
@@ -184,14 +216,20 @@ def encode_frame(
     )
     event_date = event_date_expr(issue_date, emitted_at).dt.to_string("%Y-%m-%d")
 
-    columns = [name for name in COLUMNS if name not in constants]
+    columns = [name for name in COLUMNS if name not in constants and name not in run]
     if quoted is None:
         quoted = _columns_needing_quotes(frame, columns)
     small_floats = _columns_with_small_floats(frame, columns)
     parts: list[pl.Expr] = [pl.lit(f"{PREFIX},"), event_date]
     text = ""
     for name in COLUMNS:
+        if name in run[1:]:
+            continue
         text += ","
+        if name in run:
+            parts.extend((pl.lit(text), pl.col(_SOURCE_TEXT)))
+            text = ""
+            continue
         if name in constants:
             text += encode_field(constants[name])
             continue

@@ -19,6 +19,7 @@ from prestacop_shared.ticket_lines import (
     PREFIX,
     TicketLineError,
     decode_ticket,
+    encode_field,
     encode_frame,
     encode_ticket,
     encode_ticket_text,
@@ -126,6 +127,34 @@ def test_constant_fields_give_the_same_values_as_columns(batch: list[HistoricalT
                  "source_file": first.source_file}  # fmt: skip
     frame = frame_of(same).drop(*constants)
     assert encode_frame(frame, constants).to_list() == [encode_ticket_text(t) for t in same]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(tickets(), st.booleans()), min_size=1, max_size=6),
+    st.sampled_from(list(TicketLayout)),
+)
+def test_source_text_given_for_some_rows_gives_the_reference_values(
+    rows: list[tuple[HistoricalTicket, bool]], layout: TicketLayout
+) -> None:
+    batch = [ticket for ticket, _ in rows]
+    texts = [
+        ",".join(encode_field(getattr(ticket, name)) for name in layout.fields) if given else None
+        for ticket, given in rows
+    ]
+    values = encode_frame(
+        frame_of(batch), source_text=pl.Series(texts, dtype=pl.String),
+        source_columns=layout.fields,
+    )  # fmt: skip
+    assert values.to_list() == [encode_ticket_text(ticket) for ticket in batch]
+
+
+def test_source_columns_must_be_consecutive_fields() -> None:
+    ticket = HistoricalTicket(drone_id="d", latitude=1, longitude=1, summons_number=1,
+                              source_file="f", source_line=2)  # fmt: skip
+    with pytest.raises(ValueError, match="consecutive"):
+        encode_frame(frame_of([ticket]), source_text=pl.Series(["1,x"]),
+                     source_columns=("summons_number", "issue_date"))  # fmt: skip
 
 
 def test_integer_fields_may_come_as_their_canonical_text() -> None:

@@ -19,9 +19,11 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 
 from prestacop_csv_ingestor import enrich
 from prestacop_csv_ingestor.records import (
+    QUOTE,
     REASON_COLUMNS,
     REASON_INTEGER,
     REASON_MALFORMED,
@@ -150,8 +152,8 @@ def encode_batch(
             dead_letter(context, int(split.lines[index]), reasons[index], raw)
         )
     if frame.height:
-        quotes = bool(replaced) or b'"' in region
-        _encode(context, frame, split.lines[good_indexes], emitted_at, batch, quotes)
+        source_text = _source_text(buffer, split, good_indexes, replaced)
+        _encode(context, frame, split.lines[good_indexes], emitted_at, batch, source_text)
     return batch
 
 
@@ -308,13 +310,15 @@ def _encode(
     lines: npt.NDArray[np.int64],
     emitted_at: datetime,
     batch: EncodedBatch,
-    quotes_possible: bool = True,
+    source_text: pl.Series | None = None,
 ) -> None:
     """Enrich the validated text columns and write each ticket as a T1 ticket line.
 
     Source fields stay the text read (integer fields are canonical integer text, so their
-    characters are the integer's); what every ticket of the batch shares (``schema_version``,
-    ``emitted_at``, ``source_file``, the columns the layout lacks) is encoded once.
+    characters are the integer's); a record's own line is its source fields' T1 text when
+    ``source_text`` holds it (see :func:`_source_text`). What every ticket of the batch shares
+    (``schema_version``, ``emitted_at``, ``source_file``, the columns the layout lacks) is
+    encoded once.
     """
     inputs = frame.select(
         pl.col("summons_number").cast(pl.Int64),
@@ -338,10 +342,42 @@ def _encode(
     constants: dict[str, object] = dict.fromkeys(_missing_fields(context.layout))
     constants.update(schema_version=1, emitted_at=emitted_at, source_file=context.source_file)
     batch.values = ticket_lines.encode_frame(
-        tickets, constants, quoted=None if quotes_possible else ()
+        tickets, constants, source_text=source_text, source_columns=context.layout.fields
     ).to_list()
     batch.keys = frame["summons_number"].to_list()
     batch.summons = summons
+
+
+def _source_text(
+    buffer: bytes,
+    split: RecordSplit,
+    good_indexes: npt.NDArray[np.int64],
+    replaced: dict[int, bytes],
+) -> pl.Series:
+    """Per good record, its line as it is in the file where that is already the T1 text of its
+    source fields, else null (one Arrow array over the buffer: no Python work per record).
+
+    A record without a quote character that was read as it is (not rewritten, not re-decoded)
+    has no field holding ``,``, ``"``, CR or LF, and its empty fields are the nulls; its integer
+    fields passed the canonical check. So its text, without the line ending, is the T1 text.
+    """
+    count = len(split)
+    offsets = np.empty(count + 1, dtype=np.int64)
+    offsets[:count] = split.starts
+    offsets[count] = split.ends[-1]
+    lines = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), count, [None, pa.py_buffer(offsets), pa.py_buffer(buffer)]
+    )  # record i is buffer[starts[i]:starts[i + 1]]: its text and its newline (records tile)
+    start, end = int(split.starts[0]), int(split.ends[-1])
+    quotes = np.flatnonzero(np.frombuffer(buffer, dtype=np.uint8)[start:end] == QUOTE) + start
+    excluded = np.zeros(count, dtype=bool)
+    excluded[np.searchsorted(split.ends, quotes)] = True
+    excluded[list(replaced)] = True
+    # take() copies the chosen records into a buffer of their own (a null index gives null), so
+    # the UTF-8 check of the cast sees only good records, never a quarantined one.
+    chosen = pa.array(good_indexes, type=pa.int64(), mask=excluded[good_indexes])
+    text = pl.Series(lines.take(chosen).cast(pa.large_string()))
+    return text.str.strip_suffix("\n").str.strip_suffix("\r")
 
 
 def _missing_fields(layout: TicketLayout) -> tuple[str, ...]:
