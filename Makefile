@@ -81,6 +81,10 @@ bench: setup ## Print the benchmark figures (ingestor, storage, analytics, drone
 bench-quick: setup ## The same benchmarks on smaller inputs (a few minutes)
 	$(PY) benchmarks/run_all.py --quick
 
+.PHONY: bench-bulk
+bench-bulk: setup ## A whole FY2017 (10.8M rows, 2 GB) CSV -> ingestor -> Kafka -> storage, one run (ROWS=N for less)
+	$(PY) benchmarks/bench_bulk.py $(if $(ROWS),--rows $(ROWS))
+
 .PHONY: docker-compose
 docker-compose: venv ## Docker: install Compose v2 as the CLI plugin, built from the Go module proxy (once)
 	$(DEVKIT) docker-compose

@@ -2,8 +2,8 @@
 
 Starts a LocalKafka on free ports and stream-storage (``--datasets tickets``, the real CLI in a
 child process) on an empty topic, then produces N tickets as fast as a plain producer of
-pre-encoded bytes can (realistic JSON: the real FY2017 sample rows as ``HistoricalTicket``,
-each with its own event id). While the producer runs and afterwards, it watches the
+pre-encoded bytes can (realistic T1 ticket lines: the real FY2017 sample rows as
+``HistoricalTicket``, each with its own event id). While the producer runs and afterwards, it watches the
 checkpoints: a batch counts as stored once committed (its files are in the sink log). Printed:
 
 * producer rows/s (what arrives), storage rows/s over the run (first batch start → all stored)
@@ -35,6 +35,8 @@ from prestacop_devkit.broker import LocalKafka, free_port
 from prestacop_devkit.jars import ensure_spark_kafka_jars
 from prestacop_shared import topics
 from prestacop_shared.kafka import KafkaSettings
+from prestacop_shared.sink_log import committed_files
+from prestacop_shared.ticket_lines import encode_ticket
 from prestacop_shared.tickets import detect_layout, ticket_from_source_row
 from prestacop_shared.topic_admin import ensure_topics
 from prestacop_stream_storage.datasets import DATASETS
@@ -46,7 +48,7 @@ EVENT_ID_MARK = b"@@EVENT@@"
 
 
 def ticket_templates() -> list[bytes]:
-    """The real sample rows as ticket JSON, with a mark where each message's event id goes."""
+    """The real sample rows as T1 ticket lines, with a mark where each message's event id goes."""
     with SAMPLE.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     layout = detect_layout(rows[0])
@@ -58,7 +60,7 @@ def ticket_templates() -> list[bytes]:
             longitude=-73.9 - line % 89 / 1000, source_file=SAMPLE.name, source_line=line,
             event_id=EVENT_ID_MARK.decode(), emitted_at=emitted_at,
         )  # fmt: skip
-        templates.append(ticket.model_dump_json().encode())
+        templates.append(encode_ticket(ticket))
     return templates
 
 
@@ -156,7 +158,7 @@ def main() -> None:
                     raise RuntimeError(f"stream-storage exited:\n{log.read_text()[-3000:]}")
                 time.sleep(0.2)
 
-            print(f"producing {rows:,} tickets (~{mean_bytes:.0f} B of JSON each)...", flush=True)
+            print(f"producing {rows:,} tickets (~{mean_bytes:.0f} B of T1 each)...", flush=True)
             produce_start, produce_end = produce(bootstrap, topic, rows, templates)
             stored_at: dict[str, float] = {}
             deadline = time.monotonic() + 3600
@@ -174,7 +176,7 @@ def main() -> None:
             service.send_signal(signal.SIGTERM)
             exit_code = service.wait(timeout=300)
 
-            files = list(dataset.output_dir(data_dir).rglob("*.csv"))
+            files = [f.path for f in committed_files(dataset.output_dir(data_dir))]
             total_mb = sum(f.stat().st_size for f in files) / 1e6
             spark_rate, batches = busy_rate(log, "store-tickets")
             all_stored = max(stored_at.values())

@@ -17,6 +17,14 @@ sending it (the csv-ingestor, the alert-mailer) sends it to the topic's dead-let
 (:attr:`Dataset.dead_letter_topic`); a message that reached the data topic but does not fit the
 model is quarantined by stream-storage (:meth:`Dataset.quarantine_dir`).
 
+How the stored files are laid out (:class:`FileLayout`, per dataset): the drone datasets and every
+quarantine are written by Spark's CSV sink, each file starting with its header line. Tickets are
+written by Spark's text sink (the ``T1`` value's CSV fields as they arrive, plus the Kafka
+position, see ``TICKET-LINES-SPEC``): the files hold no header; the header is the one line of
+``<folder>/_header.csv`` (:data:`HEADER_FILE`), which stream-storage writes atomically before
+its query starts. A reader tells the two apart with :func:`files_carry_header`, so folders
+written either way (older stores, test fixtures written by the CSV sink) read alike.
+
 Checkpoints of stream-storage's queries live under its checkpoint root as ``<dataset>/`` and
 ``quarantine/<dataset>/``.
 """
@@ -42,6 +50,30 @@ TICKETS_FOLDER: Final = PurePosixPath("archived_nypd_msg")
 """Folder (under the data directory) of the stored historical tickets."""
 
 
+HEADER_FILE: Final = "_header.csv"
+"""File beside a headerless dataset's data: its column names in file order, one CSV line.
+
+Its name starts with ``_`` so Spark's file listing skips it, and the sink log never lists it."""
+
+
+class FileLayout(StrEnum):
+    """How stream-storage writes a dataset's files."""
+
+    CSV_WITH_HEADER = "csv_with_header"
+    """Spark's CSV sink: every file starts with the header line."""
+    CSV_HEADER_BESIDE = "csv_header_beside"
+    """Spark's text sink of ready CSV lines: no header in the files, it is :data:`HEADER_FILE`."""
+
+
+def files_carry_header(folder: Path) -> bool:
+    """Whether the files of the stored folder start with a header line (no :data:`HEADER_FILE`).
+
+    The one test every reader (Spark's :func:`prestacop_shared.spark.read_dataset`, the DuckDB
+    oracles, the benchmarks) applies, so that both layouts of :class:`FileLayout` read alike.
+    """
+    return not (folder / HEADER_FILE).is_file()
+
+
 class PartitionRule(StrEnum):
     """Which date a stored row is filed under (its ``event_date`` partition)."""
 
@@ -62,6 +94,7 @@ class Dataset:
         model: the pydantic model of the topic's messages and of the stored rows.
         folder: output folder relative to the data directory.
         partition_rule: which date a row is filed under.
+        layout: how stream-storage writes the files (header in them or beside them).
     """
 
     name: str
@@ -69,6 +102,7 @@ class Dataset:
     model: type[Event]
     folder: PurePosixPath
     partition_rule: PartitionRule = PartitionRule.EMITTED_DATE
+    layout: FileLayout = FileLayout.CSV_WITH_HEADER
 
     @property
     def dated_by_issue_date(self) -> bool:
@@ -89,6 +123,10 @@ class Dataset:
         """The file sink folder of the valid rows."""
         return data_dir / self.folder
 
+    def header_file(self, data_dir: Path) -> Path:
+        """Where the header of a :attr:`FileLayout.CSV_HEADER_BESIDE` dataset lives."""
+        return self.output_dir(data_dir) / HEADER_FILE
+
     def quarantine_dir(self, data_dir: Path) -> Path:
         """The file sink folder of this dataset's quarantined messages."""
         return data_dir / self.quarantine_folder
@@ -108,6 +146,13 @@ class Dataset:
 
         return tuple(stored_schema(self.model).fieldNames())
 
+    @property
+    def file_columns(self) -> tuple[str, ...]:
+        """Columns written in each stored line (:attr:`stored_columns` but the partition)."""
+        from prestacop_shared.spark import PARTITION_COLUMN
+
+        return tuple(name for name in self.stored_columns if name != PARTITION_COLUMN)
+
 
 STATUS: Final = Dataset("status", topics.DRONE_STATUS, DroneStatus, DRONE_FOLDER / "status")
 VIOLATIONS: Final = Dataset(
@@ -121,7 +166,12 @@ ALERT_RESOLUTIONS: Final = Dataset(
     DRONE_FOLDER / "alert_resolutions",
 )
 TICKETS: Final = Dataset(
-    "tickets", topics.NYPD_TICKETS, HistoricalTicket, TICKETS_FOLDER, PartitionRule.ISSUE_DATE
+    "tickets",
+    topics.NYPD_TICKETS,
+    HistoricalTicket,
+    TICKETS_FOLDER,
+    PartitionRule.ISSUE_DATE,
+    FileLayout.CSV_HEADER_BESIDE,
 )
 
 DATASETS: Final[dict[str, Dataset]] = {

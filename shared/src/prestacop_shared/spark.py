@@ -34,8 +34,10 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from prestacop_shared.datasets import HEADER_FILE, files_carry_header
 from prestacop_shared.exceptions import PrestacopError
 from prestacop_shared.fleet import COUNTY_TO_BOROUGH
+from prestacop_shared.tickets import ISSUE_DATE_PATTERN
 
 STORAGE_METADATA_FIELDS = (
     StructField("kafka_topic", StringType(), False),
@@ -115,10 +117,6 @@ def stored_schema(model: type[BaseModel]) -> StructType:
     return schema.add(StructField(PARTITION_COLUMN, DateType(), True))
 
 
-ISSUE_DATE_PATTERN = r"^[0-9]{2}/[0-9]{2}/[12][0-9]{3}$"
-"""A ticket's ``issue_date`` as the source writes it: ``MM/DD/YYYY``, year 1000-2999."""
-
-
 def issue_day(issue_date: Column) -> Column:
     """The date of a ticket's ``issue_date`` text, null when it is not a real calendar date.
 
@@ -194,13 +192,17 @@ def read_dataset(
 
     Spark uses the file-sink log when it reads the sink's root directory, so only files of
     committed batches are seen. A folder without that log is refused rather than globbed.
+    Both file layouts of :class:`prestacop_shared.datasets.FileLayout` are read: files with
+    their own header line, or headerless files whose header is ``_header.csv`` beside them
+    (then checked against the model's stored columns, so a layout change is not misread).
     With ``files`` (committed files of this sink, from
     :func:`prestacop_shared.sink_log.committed_files`), only those are read, their partition
     column still taken from their paths under ``path``: incremental readers use it to read
     what was committed since their last run.
 
     Raises:
-        PrestacopError: ``path`` is not a stream-storage output folder.
+        PrestacopError: ``path`` is not a stream-storage output folder, or its
+            ``_header.csv`` does not name the model's stored columns.
     """
     root = Path(path)
     if not (root / "_spark_metadata").is_dir():
@@ -208,20 +210,51 @@ def read_dataset(
             f"{root} has no _spark_metadata log: not a stream-storage output folder "
             "(refusing to glob part files)"
         )
-    return _read_sink(spark, root, stored_schema(model), files)
+    schema = stored_schema(model)
+    header = files_carry_header(root)
+    if not header:
+        _check_header_file(root / HEADER_FILE, schema)
+    return _read_sink(spark, root, schema, files, header=header)
+
+
+def header_line(schema: StructType) -> str:
+    """The header of a stored dataset's files: its columns but the partition, comma-separated."""
+    return ",".join(name for name in schema.fieldNames() if name != PARTITION_COLUMN)
+
+
+def _check_header_file(header_file: Path, schema: StructType) -> None:
+    found = header_file.read_text(encoding="utf-8").rstrip("\r\n")
+    if found != header_line(schema):
+        raise PrestacopError(
+            f"{header_file} names other columns than the model stores: {found!r} "
+            f"(expected {header_line(schema)!r})"
+        )
 
 
 def _read_sink(
-    spark: SparkSession, root: Path, schema: StructType, files: Sequence[Path] | None = None
+    spark: SparkSession,
+    root: Path,
+    schema: StructType,
+    files: Sequence[Path] | None = None,
+    *,
+    header: bool = True,
 ) -> DataFrame:
     """Read one file-sink folder (or the given files of it) as ``schema``.
+
+    ``header`` says whether each file starts with a header line; without one, the columns are
+    taken by position.
 
     The files do not hold the partition column: handing Spark a schema that includes it makes
     the sink-log reader expect it in every line, so it is left out of the read schema, then
     restored from the paths (typed, and null for an empty sink that has no partition folder yet).
     """
     data_schema = StructType([f for f in schema.fields if f.name != PARTITION_COLUMN])
-    reader = spark.read.format("csv").options(**CSV_READ_OPTIONS).schema(data_schema)
+    reader = (
+        spark.read.format("csv")
+        .options(**CSV_READ_OPTIONS)
+        .option("header", str(header).lower())
+        .schema(data_schema)
+    )
     if files is None:
         frame = reader.load(str(root))
     elif files:
@@ -259,7 +292,10 @@ def read_quarantine(spark: SparkSession, path: str | Path) -> DataFrame:
         raise PrestacopError(
             f"{root} holds no quarantine sink (no _spark_metadata log in it or its sub-folders)"
         )
-    frames = [_read_sink(spark, sink, QUARANTINE_SCHEMA) for sink in sinks]
+    frames = [
+        _read_sink(spark, sink, QUARANTINE_SCHEMA, header=files_carry_header(sink))
+        for sink in sinks
+    ]
     combined = frames[0]
     for frame in frames[1:]:
         combined = combined.unionByName(frame)

@@ -152,6 +152,12 @@ INTEGER_TEXT_PATTERN: Final[str] = r"-?(?:0|[1-9][0-9]{0,17})"
 leading zero, so ``str(int(text)) == text``) of at most 18 digits (it fits a 64-bit long). The
 csv-ingestor's vectorised checks and :func:`parse_source_value` both use it."""
 
+ISSUE_DATE_PATTERN: Final[str] = r"^[0-9]{2}/[0-9]{2}/[12][0-9]{3}$"
+"""A ticket's ``issue_date`` as the source writes it: ``MM/DD/YYYY``, year 1000-2999. The one
+issue-date rule is this pattern plus "names a real calendar day", in polars and Python
+(:mod:`prestacop_shared.ticket_lines`) and Spark (:func:`prestacop_shared.spark.issue_day`); a
+test proves they agree."""
+
 
 def _integer_bounds(name: str) -> tuple[int | None, int | None]:
     low: int | None = None

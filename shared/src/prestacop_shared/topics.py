@@ -10,11 +10,17 @@ same shape wherever it was created first.
 | ``drone.violations`` | drone id | JSON :class:`~prestacop_shared.events.Violation` | 12 | 30 days | delete | drone, alert-mailer | stream-storage |
 | ``drone.alerts`` | drone id | JSON :class:`~prestacop_shared.events.Alert` | 12 | 30 days | delete | drone | alert-mailer, stream-storage |
 | ``drone.alert-resolutions`` | alert id | JSON :class:`~prestacop_shared.events.AlertResolution` | 12 | 30 days | delete | alert-mailer | stream-storage |
-| ``nypd.tickets`` | summons number | JSON :class:`~prestacop_shared.tickets.HistoricalTicket` | 12 | 30 days | delete | csv-ingestor | stream-storage |
+| ``nypd.tickets`` | summons number | T1 ticket line (:mod:`~prestacop_shared.ticket_lines`) of :class:`~prestacop_shared.tickets.HistoricalTicket` | 12 | 30 days | delete | csv-ingestor | stream-storage |
 | ``drone.alerts.dlq`` | original key | JSON :class:`~prestacop_shared.events.DeadLetter` | 3 | 30 days | delete | alert-mailer | people |
 | ``nypd.tickets.dlq`` | source + line | JSON :class:`~prestacop_shared.events.DeadLetter` | 3 | 30 days | delete | csv-ingestor | people |
 | ``nypd.ingest-progress`` | file fingerprint | csv-ingestor's progress record | 12 | kept | compact | csv-ingestor | csv-ingestor |
 | ``alert-mailer.sent`` | alert id | alert-mailer's sent record | 12 | kept | compact | alert-mailer | alert-mailer |
+
+Encoding (:attr:`Topic.encoding`, an :class:`Encoding`): every reader and writer takes it from
+here. The drone topics, dead letters and state records are JSON (low volume, self-describing);
+``nypd.tickets`` (the bulk topic: a whole fiscal year is over 10M records) carries T1 ticket lines,
+one CSV record per ticket in the stored column order, led by its version and its partition date,
+so stream-storage stores it without parsing it.
 
 Retention: data and dead-letter topics keep 30 days (:data:`DATA_RETENTION_MS`) instead of the
 broker's 7-day default, so stream-storage can be down for up to 30 days without losing a
@@ -63,6 +69,16 @@ BROKER_DEFAULT: Final = -1
 """A partition count (or replication factor) that takes the broker's default."""
 
 
+class Encoding(StrEnum):
+    """How a topic's message values are written."""
+
+    JSON = "json"
+    """UTF-8 JSON of the topic's record (:mod:`prestacop_shared.serde`)."""
+    TICKET_LINES = "ticket_lines"
+    """A T1 ticket line: ``T1,<event_date>,<ticket fields as CSV>``
+    (:mod:`prestacop_shared.ticket_lines`)."""
+
+
 class TopicRole(StrEnum):
     """What a topic is for, which decides its partitions, retention and cleanup policy."""
 
@@ -83,6 +99,7 @@ class Topic:
         role: data, dead letter or state.
         key: what the message key is (decides per-key order and partitioning).
         encoding: how the value is written.
+        record: what one value holds (a model or record name).
         partitions: partitions in a full deployment.
         retention_ms: ``retention.ms``; ``None`` for compacted topics (kept for ever).
         dead_letter_topic: where records of this topic that cannot be handled go, if anywhere.
@@ -91,7 +108,8 @@ class Topic:
     name: str
     role: TopicRole
     key: str
-    encoding: str
+    encoding: Encoding
+    record: str
     partitions: int
     retention_ms: int | None
     dead_letter_topic: str | None = None
@@ -109,12 +127,19 @@ class Topic:
         return config
 
 
-def _data(name: str, key: str, model: str, dead_letter_topic: str | None = None) -> Topic:
+def _data(
+    name: str,
+    key: str,
+    model: str,
+    dead_letter_topic: str | None = None,
+    encoding: Encoding = Encoding.JSON,
+) -> Topic:
     return Topic(
         name,
         TopicRole.DATA,
         key,
-        f"JSON of {model}",
+        encoding,
+        model,
         DATA_PARTITIONS,
         DATA_RETENTION_MS,
         dead_letter_topic,
@@ -123,13 +148,13 @@ def _data(name: str, key: str, model: str, dead_letter_topic: str | None = None)
 
 def _dead_letter(name: str) -> Topic:
     return Topic(
-        name, TopicRole.DEAD_LETTER, "original key", "JSON of DeadLetter", DLQ_PARTITIONS,
+        name, TopicRole.DEAD_LETTER, "original key", Encoding.JSON, "DeadLetter", DLQ_PARTITIONS,
         DATA_RETENTION_MS,
     )  # fmt: skip
 
 
 def _state(name: str, key: str, record: str) -> Topic:
-    return Topic(name, TopicRole.STATE, key, f"JSON of {record}", DATA_PARTITIONS, None)
+    return Topic(name, TopicRole.STATE, key, Encoding.JSON, record, DATA_PARTITIONS, None)
 
 
 CATALOGUE: Final[dict[str, Topic]] = {
@@ -139,7 +164,13 @@ CATALOGUE: Final[dict[str, Topic]] = {
         _data(DRONE_VIOLATIONS, "drone id", "Violation"),
         _data(DRONE_ALERTS, "drone id", "Alert", DRONE_ALERTS_DLQ),
         _data(DRONE_ALERT_RESOLUTIONS, "alert id", "AlertResolution"),
-        _data(NYPD_TICKETS, "summons number", "HistoricalTicket", NYPD_TICKETS_DLQ),
+        _data(
+            NYPD_TICKETS,
+            "summons number",
+            "HistoricalTicket",
+            NYPD_TICKETS_DLQ,
+            Encoding.TICKET_LINES,
+        ),  # fmt: skip
         _dead_letter(DRONE_ALERTS_DLQ),
         _dead_letter(NYPD_TICKETS_DLQ),
         _state(NYPD_INGEST_PROGRESS, "file fingerprint", "csv-ingestor FileProgress"),

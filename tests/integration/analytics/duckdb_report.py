@@ -49,8 +49,9 @@ def _create_view(
     )
     if files:
         columns = "{" + ", ".join(f"'{f.name}': '{_duck_type(f.dataType)}'" for f in fields) + "}"
+        header = str(all(datasets.files_carry_header(sink) for sink in sinks)).lower()
         source = (
-            f"read_csv({files!r}, header=true, columns={columns}, quote='\"', escape='\"', "
+            f"read_csv({files!r}, header={header}, columns={columns}, quote='\"', escape='\"', "
             "allow_quoted_nulls=false, auto_detect=false, hive_partitioning=false)"
         )
     else:

@@ -10,7 +10,7 @@ from prestacop_csv_ingestor.generate import BAD_KINDS, generate_file
 from prestacop_shared import topics
 from prestacop_shared.events import DeadLetter
 from prestacop_shared.serde import decode
-from prestacop_shared.tickets import HistoricalTicket
+from prestacop_shared.ticket_lines import decode_ticket
 from tests.support.kafka import consume_all
 
 pytestmark = pytest.mark.integration
@@ -51,7 +51,7 @@ def test_every_kind_of_bad_line_is_quarantined_and_the_run_finishes(
     tickets = consume_all(
         kafka_settings, kafka_settings.topic(topics.NYPD_TICKETS), expected=ROWS - len(bad)
     )
-    lines = {decode(HistoricalTicket, r.value).source_line for r in tickets}
+    lines = {decode_ticket(r.value).source_line for r in tickets}
     assert len(tickets) == ROWS - len(bad)
     assert lines == set(range(2, ROWS + 2)) - set(bad)
 
@@ -73,4 +73,4 @@ def test_a_line_of_megabytes_is_skipped_without_losing_the_next_lines(
     ]
     assert letter.source == "huge_line.csv:3" and letter.raw_length == len(huge)
     tickets = consume_all(kafka_settings, kafka_settings.topic(topics.NYPD_TICKETS), expected=3)
-    assert sorted(decode(HistoricalTicket, r.value).source_line for r in tickets) == [2, 4, 5]
+    assert sorted(decode_ticket(r.value).source_line for r in tickets) == [2, 4, 5]

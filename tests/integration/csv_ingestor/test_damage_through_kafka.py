@@ -16,7 +16,8 @@ from prestacop_csv_ingestor.ingest import FileIngestor
 from prestacop_shared import topics
 from prestacop_shared.events import DeadLetter
 from prestacop_shared.kafka import KafkaSettings
-from prestacop_shared.tickets import HistoricalTicket, TicketLayout
+from prestacop_shared.ticket_lines import decode_ticket
+from prestacop_shared.tickets import TicketLayout
 from tests.support.kafka import consume_all
 from tests.unit.csv_ingestor.test_damage import MAX_RECORD_BYTES, Line, damaged_files
 
@@ -55,7 +56,7 @@ def test_damaged_files_through_kafka_every_line_lands_once(
 
     covered: list[int] = []
     for value in read(topics.NYPD_TICKETS, summary.sent):
-        ticket = HistoricalTicket.model_validate_json(value)
+        ticket = decode_ticket(value)
         text = ticket.model_dump(include=set(TicketLayout(summary.layout).fields))
         span = 1 + sum(v.count("\n") for v in text.values() if isinstance(v, str))
         covered.extend(range(ticket.source_line, ticket.source_line + span))

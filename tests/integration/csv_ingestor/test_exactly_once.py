@@ -14,8 +14,7 @@ import pytest
 
 from prestacop_csv_ingestor.generate import generate_file
 from prestacop_shared import topics
-from prestacop_shared.serde import decode
-from prestacop_shared.tickets import HistoricalTicket
+from prestacop_shared.ticket_lines import decode_ticket
 from tests.integration.csv_ingestor.conftest import INGESTOR, ingestor_env
 from tests.support.kafka import consume_all
 
@@ -73,7 +72,7 @@ def test_killed_four_times_every_line_lands_exactly_once(
         kafka_settings, kafka_settings.topic(topics.NYPD_TICKETS),
         expected=ROWS, timeout_s=300, idle_s=5,
     )  # fmt: skip
-    lines = [decode(HistoricalTicket, record.value).source_line for record in records]
+    lines = [decode_ticket(record.value).source_line for record in records]
     assert len(lines) == ROWS, f"{len(lines) - len(set(lines))} duplicates (seed {seed})"
     assert set(lines) == set(range(2, ROWS + 2))
 
@@ -116,5 +115,5 @@ def test_sigterm_commits_what_was_sent_and_a_rerun_finishes_the_file(
     records = consume_all(
         kafka_settings, kafka_settings.topic(topics.NYPD_TICKETS), expected=rows, timeout_s=300
     )
-    lines = [decode(HistoricalTicket, record.value).source_line for record in records]
+    lines = [decode_ticket(record.value).source_line for record in records]
     assert sorted(lines) == list(range(2, rows + 2))

@@ -11,8 +11,7 @@ import pytest
 
 from prestacop_csv_ingestor.generate import generate_file
 from prestacop_shared import topics
-from prestacop_shared.serde import decode
-from prestacop_shared.tickets import HistoricalTicket
+from prestacop_shared.ticket_lines import decode_ticket
 from tests.integration.csv_ingestor.conftest import INGESTOR, ingestor_env
 from tests.support.kafka import consume_all
 
@@ -38,7 +37,7 @@ def test_changed_file_under_the_same_name_is_ingested_as_a_new_file(
     assert summary["files"][0]["status"] == "ingested"
     assert summary["files"][0]["sent"] == 2000 and summary["files"][0]["resumed_from_line"] == 2
     tickets = [
-        decode(HistoricalTicket, r.value)
+        decode_ticket(r.value)
         for r in consume_all(
             kafka_settings, kafka_settings.topic(topics.NYPD_TICKETS), expected=5000
         )

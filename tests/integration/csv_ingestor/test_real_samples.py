@@ -10,9 +10,8 @@ import pytest
 from prestacop_csv_ingestor.enrich import archive_fleet, ticket_enrichment
 from prestacop_csv_ingestor.fingerprint import file_fingerprint
 from prestacop_shared import topics
-from prestacop_shared.serde import decode
+from prestacop_shared.ticket_lines import decode_ticket
 from prestacop_shared.tickets import (
-    HistoricalTicket,
     detect_layout,
     ticket_from_source_row,
     ticket_to_source_row,
@@ -48,7 +47,7 @@ def test_each_real_sample_lands_once_per_line_equal_to_the_source(
     fingerprints = {path.name: file_fingerprint(path) for path in samples}
     seen: set[tuple[str, int]] = set()
     for record in records:
-        ticket = decode(HistoricalTicket, record.value)
+        ticket = decode_ticket(record.value)
         layout, rows = expected_rows[ticket.source_file]
         row = rows[ticket.source_line - 2]
         drone, latitude, longitude = ticket_enrichment(

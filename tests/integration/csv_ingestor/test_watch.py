@@ -16,8 +16,7 @@ from prestacop_csv_ingestor.fingerprint import file_fingerprint
 from prestacop_csv_ingestor.generate import generate_file
 from prestacop_shared import topics
 from prestacop_shared.kafka import KafkaSettings
-from prestacop_shared.serde import decode
-from prestacop_shared.tickets import HistoricalTicket
+from prestacop_shared.ticket_lines import decode_ticket
 from tests.integration.csv_ingestor.conftest import INGESTOR, ingestor_env
 from tests.support.kafka import consume_all
 
@@ -115,9 +114,9 @@ def test_a_fenced_producer_is_replaced_and_every_line_lands_exactly_once(
         timeout_s=120,
     )  # fmt: skip
     lines = [
-        decode(HistoricalTicket, r.value).source_line
+        decode_ticket(r.value).source_line
         for r in records
-        if decode(HistoricalTicket, r.value).source_file == "fenced.csv"
+        if decode_ticket(r.value).source_file == "fenced.csv"
     ]
     assert len(records) == rows + 99
     assert sorted(lines) == list(range(2, rows + 2))
@@ -144,7 +143,7 @@ def test_a_file_still_being_written_is_taken_only_once_it_has_settled(
     records = consume_all(
         kafka_settings, kafka_settings.topic(topics.NYPD_TICKETS), expected=rows + 99
     )
-    tickets = [decode(HistoricalTicket, r.value) for r in records]
+    tickets = [decode_ticket(r.value) for r in records]
     lines = sorted(t.source_line for t in tickets if t.source_file == "slow.csv")
     assert lines == list(range(2, rows + 2))
 

@@ -20,6 +20,8 @@ from prestacop_shared.events import (
     Violation,
     ViolationSource,
 )
+from prestacop_shared.serde import encode
+from prestacop_shared.ticket_lines import encode_ticket
 from prestacop_shared.tickets import HistoricalTicket, detect_layout, ticket_from_source_row
 
 _NEAR_MIDNIGHT = datetime(2024, 3, 9, 23, 59, 59, 999_999, tzinfo=UTC)
@@ -137,6 +139,11 @@ def tickets(count: int, nyc_data: Path, seed: int = 5) -> list[HistoricalTicket]
             )
         )
     return made
+
+
+def wire_value(event: Event) -> bytes:
+    """What the event's producer sends: ``T1`` for tickets, JSON for the drone topics."""
+    return encode_ticket(event) if isinstance(event, HistoricalTicket) else encode(event)
 
 
 def as_json(event: BaseModel) -> dict[str, Any]:

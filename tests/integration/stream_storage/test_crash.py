@@ -17,8 +17,7 @@ import pytest
 from prestacop_shared import topics
 from prestacop_shared.events import Event
 from prestacop_shared.kafka import KafkaSettings
-from prestacop_shared.serde import encode
-from prestacop_shared.spark import read_dataset
+from prestacop_shared.spark import read_dataset, read_quarantine
 from prestacop_stream_storage.datasets import DATASETS
 from prestacop_stream_storage.progress import committed_record_count, last_committed_batch
 from tests.integration.stream_storage import samples
@@ -83,10 +82,17 @@ def _group_gone(pgid: int) -> bool:
 def _produce_all(kafka: KafkaSettings, sent: dict[str, list[Event]]) -> None:
     create_topics(kafka, topics.DATA_TOPICS, partitions=2)
     for name, events in sent.items():
-        produce(kafka, kafka.topic(DATASETS[name].topic), [(e.drone_id, encode(e)) for e in events])
+        records = [(e.drone_id, samples.wire_value(e)) for e in events]
+        produce(kafka, kafka.topic(DATASETS[name].topic), records)
 
 
-def test_sigkill_mid_batch_then_restart_stores_every_event_exactly_once(
+KILLS = 3
+
+
+# Four Spark starts of ten queries each: on a shared 2-core machine that can exceed the 10-min
+# default; a hang is still caught by the per-wait HANG_GUARD_S.
+@pytest.mark.timeout(1800)
+def test_sigkill_mid_batch_several_times_then_restart_stores_every_event_exactly_once(
     spark: SparkSession,
     kafka_settings: KafkaSettings,
     spark_jars_dir: Path,
@@ -102,6 +108,22 @@ def test_sigkill_mid_batch_then_restart_stores_every_event_exactly_once(
         "tickets": list(samples.tickets(k, nyc_data)),
     }
     _produce_all(kafka_settings, sent)
+    # Ticket values storage must quarantine, spread among the valid ones (T1 path).
+    bad_tickets = [b"T2," + samples.wire_value(t)[3:] for t in sent["tickets"][:: k // 6]]
+    produce(
+        kafka_settings,
+        kafka_settings.topic(topics.NYPD_TICKETS),
+        [(b"bad", value) for value in bad_tickets],  # type: ignore[misc]
+    )
+    more_tickets = [
+        t.model_copy(update={"event_id": f"second-{i}"})
+        for i, t in enumerate(samples.tickets(k, nyc_data, seed=9))
+    ]
+    produce(
+        kafka_settings,
+        kafka_settings.topic(topics.NYPD_TICKETS),
+        [(t.drone_id, samples.wire_value(t)) for t in more_tickets],
+    )
     data_dir = tmp_path / "data"
     log = tmp_path / "stream-storage.log"
     env = _environment(
@@ -113,28 +135,34 @@ def test_sigkill_mid_batch_then_restart_stores_every_event_exactly_once(
     )
     tickets_checkpoint = DATASETS["tickets"].checkpoint_dir(data_dir / "_checkpoints")
 
-    def mid_batch() -> bool:
-        committed = last_committed_batch(tickets_checkpoint)
-        planned = tickets_checkpoint / "offsets" / str((committed or 0) + 1)
-        return committed is not None and committed >= 2 and planned.exists()
+    for kill in range(KILLS):
+        floor = last_committed_batch(tickets_checkpoint)
 
-    first = _start(env, log)
-    _wait_for(mid_batch, first, log)
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait(timeout=30)
-    assert committed_record_count(tickets_checkpoint) < k, "the kill came too late to prove much"
+        def mid_batch(floor: int | None = floor) -> bool:
+            committed = last_committed_batch(tickets_checkpoint)
+            planned = tickets_checkpoint / "offsets" / str((committed or 0) + 1)
+            return committed is not None and committed >= (floor or 0) + 2 and planned.exists()
+
+        process = _start(env, log)
+        _wait_for(mid_batch, process, log)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        assert committed_record_count(tickets_checkpoint) < 2 * k, f"kill {kill} came too late"
 
     # The restart takes what is left in one batch per query: the small batches were only
-    # needed to catch the first run mid-work.
+    # needed to catch the runs mid-work.
     second = _start(env | {"STORAGE_MAX_OFFSETS_PER_TRIGGER": "100000"}, log, "--available-now")
     assert second.wait(timeout=HANG_GUARD_S) == 0, log.read_text()[-4000:]
 
+    sent["tickets"] += more_tickets
     for name, events in sent.items():
         dataset = DATASETS[name]
         stored = read_dataset(spark, dataset.output_dir(data_dir), dataset.model)
         ids = [row.event_id for row in stored.select("event_id").collect()]
-        assert len(ids) == k, f"{name}: {len(ids)} rows stored for {k} sent"
+        assert len(ids) == len(events), f"{name}: {len(ids)} rows stored for {len(events)} sent"
         assert set(ids) == {event.event_id for event in events}, name
+    quarantined = read_quarantine(spark, DATASETS["tickets"].quarantine_dir(data_dir)).collect()
+    assert sorted(row.raw_value.encode() for row in quarantined) == sorted(bad_tickets)
 
 
 def test_sigterm_finishes_the_batch_and_exits_zero(

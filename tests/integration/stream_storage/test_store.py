@@ -17,12 +17,17 @@ import pytest
 from prestacop_shared import topics
 from prestacop_shared.events import Event
 from prestacop_shared.kafka import KafkaSettings
-from prestacop_shared.serde import encode
 from prestacop_shared.spark import read_dataset, read_quarantine
 from prestacop_stream_storage.config import Settings
 from prestacop_stream_storage.datasets import DATASETS
 from prestacop_stream_storage.service import run
-from prestacop_stream_storage.transform import EMPTY_REASON, NOT_PARSED_REASON
+from prestacop_stream_storage.transform import (
+    BAD_DATE_REASON,
+    BAD_FIELDS_REASON,
+    EMPTY_REASON,
+    NOT_PARSED_REASON,
+    UNKNOWN_PREFIX_REASON,
+)
 from tests.integration.stream_storage import samples
 from tests.support.kafka import create_topics, produce
 
@@ -70,14 +75,20 @@ def _broken_status(valid: dict[str, Any]) -> list[Broken]:
     ]
 
 
-def _broken_tickets(valid: dict[str, Any]) -> list[Broken]:
-    without_file = {k: v for k, v in valid.items() if k != "source_file"}
+def _broken_tickets(valid: bytes) -> list[Broken]:
+    fields = valid[len(b"T1,2016-07-01,") :]
     return [
-        Broken(b"{truncated", NOT_PARSED_REASON),
-        Broken(json.dumps(valid | {"violation_code": "seven"}).encode(), NOT_PARSED_REASON),
-        Broken(json.dumps(valid | {"source_line": 1}).encode(), "source_line: must be >= 2"),
-        Broken(json.dumps(without_file).encode(), "source_file: missing"),
-        Broken(json.dumps(valid | {"latitude": float("nan")}).encode(), "latitude: not a finite"),
+        Broken(b"", EMPTY_REASON),
+        Broken(b"T2," + valid[3:], UNKNOWN_PREFIX_REASON + "T2"),
+        Broken(b'{"summons_number": 1}', UNKNOWN_PREFIX_REASON + '{"summons_number'),
+        Broken(b"T1,2016-02-30," + fields, BAD_DATE_REASON),
+        Broken(b"T1,07/01/2016," + fields, BAD_DATE_REASON),
+        Broken(b"T1,2016-07-01" + fields, BAD_DATE_REASON),
+        Broken(b"T1,2016-07-01," + fields + b",extra", BAD_FIELDS_REASON),
+        Broken(b"T1,2016-07-01," + fields.rsplit(b",", 1)[0], BAD_FIELDS_REASON),
+        Broken(b'T1,2016-07-01,"' + fields, BAD_FIELDS_REASON),
+        Broken(b"T1,2016-07-01," + fields.replace(b",", b',x"y', 1), BAD_FIELDS_REASON),
+        Broken(b"T1,2016-07-01," + fields.replace(b",", b",a\nb", 1), BAD_FIELDS_REASON),
     ]
 
 
@@ -119,14 +130,16 @@ def store_run(
     }
     broken = {
         "status": _broken_status(samples.as_json(sent["status"][0])),
-        "tickets": _broken_tickets(samples.as_json(sent["tickets"][0])),
+        "tickets": _broken_tickets(samples.wire_value(sent["tickets"][0])),
     }
     create_topics(kafka_settings, topics.DATA_TOPICS, partitions=2)
     names = {name: kafka_settings.topic(DATASETS[name].topic) for name in DATASETS}
     for name, events in sent.items():
         # Broken messages go in the middle so valid ones follow them at higher offsets.
         half = len(events) // 2
-        records: list[tuple[bytes | str | None, bytes]] = [(e.drone_id, encode(e)) for e in events]
+        records: list[tuple[bytes | str | None, bytes]] = [
+            (e.drone_id, samples.wire_value(e)) for e in events
+        ]
         bad: list[tuple[bytes | str | None, Any]] = [
             (b"bad", b.value) for b in broken.get(name, [])
         ]

@@ -16,9 +16,8 @@ from prestacop_csv_ingestor.reader import open_tickets_file
 from prestacop_csv_ingestor.records import split_records
 from prestacop_shared.events import DeadLetter
 from prestacop_shared.fleet import COUNTY_TO_BOROUGH
-from prestacop_shared.serde import decode
+from prestacop_shared.ticket_lines import decode_ticket
 from prestacop_shared.tickets import (
-    HistoricalTicket,
     ticket_from_source_row,
     ticket_to_source_row,
 )
@@ -48,7 +47,7 @@ def test_every_real_row_encodes_to_the_reference_ticket(path: Path) -> None:
     rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))[1:]
     assert len(batch.values) == len(rows) and not batch.dead_letters
     for number, (value, row) in enumerate(zip(batch.values, rows, strict=True), start=2):
-        ticket = decode(HistoricalTicket, value.encode())
+        ticket = decode_ticket(value)
         drone, latitude, longitude = enrich.ticket_enrichment(
             int(row[0]), ticket.violation_county, ticket.violation_precinct, FLEET
         )
@@ -63,7 +62,7 @@ def test_every_real_row_encodes_to_the_reference_ticket(path: Path) -> None:
 
 def test_positions_lie_in_the_tickets_borough_and_drones_are_stable() -> None:
     _, batch = encode_file(SAMPLES[-2])
-    tickets = [decode(HistoricalTicket, v.encode()) for v in batch.values]
+    tickets = [decode_ticket(v) for v in batch.values]
     holders = boroughs_containing(
         borough_edges(), [t.latitude for t in tickets], [t.longitude for t in tickets]
     )
@@ -71,9 +70,7 @@ def test_positions_lie_in_the_tickets_borough_and_drones_are_stable() -> None:
         borough = COUNTY_TO_BOROUGH.get(ticket.violation_county or "")
         assert found == [borough] if borough else len(found) == 1, ticket.summons_number
     _, again = encode_file(SAMPLES[-2])
-    assert [decode(HistoricalTicket, v.encode()).drone_id for v in again.values] == [
-        t.drone_id for t in tickets
-    ]
+    assert [decode_ticket(v).drone_id for v in again.values] == [t.drone_id for t in tickets]
     assert len({t.drone_id for t in tickets}) == len(FLEET)
 
 
@@ -107,7 +104,7 @@ def test_enrichment_is_a_pure_function_of_the_ticket() -> None:
     )
 
 
-def test_text_needing_json_escapes_round_trips(tmp_path: Path) -> None:
+def test_text_needing_quotes_or_escapes_round_trips(tmp_path: Path) -> None:
     lines = SAMPLES[0].read_bytes().split(b"\n")
     row = next(csv.reader([lines[1].decode()]))
     row[24] = 'He said "hi" \\ back\there'
@@ -117,7 +114,7 @@ def test_text_needing_json_escapes_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "escapes.csv"
     path.write_bytes(lines[0] + b"\n" + text.getvalue().encode())
     _, batch = encode_file(path)
-    ticket = decode(HistoricalTicket, batch.values[0].encode())
+    ticket = decode_ticket(batch.values[0])
     assert (ticket.street_name, ticket.intersecting_street) == (row[24], row[25])
 
 
@@ -141,23 +138,23 @@ def test_non_utf8_line_is_quarantined_or_re_decoded_as_cp1252(tmp_path: Path) ->
         max_record_bytes=65536, max_record_lines=16,
     )  # fmt: skip
     batch = encode_batch(context, data, split, datetime.now(UTC))
-    tickets = [decode(HistoricalTicket, v.encode()) for v in batch.values]
+    tickets = [decode_ticket(v) for v in batch.values]
     assert [t.source_line for t in tickets] == [2, 3, 4] and not batch.dead_letters
     assert tickets[1].street_name == "CAF\u00e9 AVE"
 
 
-def test_quotes_inside_an_unquoted_field_still_give_valid_json(tmp_path: Path) -> None:
+def test_quotes_inside_an_unquoted_field_still_give_a_valid_ticket_line(tmp_path: Path) -> None:
     lines = SAMPLES[0].read_bytes().split(b"\n")
     fields = lines[1].split(b",")
     odd = b",".join([*fields[:24], b'12 "A" ST', *fields[25:]])
     path = tmp_path / "odd.csv"
     path.write_bytes(b"\n".join([lines[0], odd]))
     layout, batch = encode_file(path)
-    ticket = decode(HistoricalTicket, batch.values[0].encode())
+    ticket = decode_ticket(batch.values[0])
     assert ticket.street_name == next(csv.reader([odd.decode()]))[24] == '12 "A" ST'
 
 
-def test_a_lone_carriage_return_inside_a_field_gives_valid_json(tmp_path: Path) -> None:
+def test_a_lone_carriage_return_inside_a_field_gives_a_valid_ticket_line(tmp_path: Path) -> None:
     """On the old main the CR went raw into the JSON string, which storage then rejected."""
     lines = SAMPLES[0].read_bytes().split(b"\n")
     fields = lines[1].split(b",")
@@ -165,7 +162,7 @@ def test_a_lone_carriage_return_inside_a_field_gives_valid_json(tmp_path: Path) 
     path.write_bytes(b"\n".join([lines[0], b",".join([*fields[:24], b"5 X\rAVE", *fields[25:]])]))
     _, batch = encode_file(path)
     (value,) = batch.values
-    assert HistoricalTicket.model_validate_json(value).street_name == "5 X\rAVE"
+    assert decode_ticket(value).street_name == "5 X\rAVE"
 
 
 def test_a_negative_summons_number_is_a_dead_letter_not_a_ticket(tmp_path: Path) -> None:
@@ -175,7 +172,7 @@ def test_a_negative_summons_number_is_a_dead_letter_not_a_ticket(tmp_path: Path)
     path = tmp_path / "negative.csv"
     path.write_bytes(b"\n".join([lines[0], b",".join([b"-5", *fields[1:]]), lines[2]]))
     _, batch = encode_file(path)
-    assert [HistoricalTicket.model_validate_json(v).source_line for v in batch.values] == [3]
+    assert [decode_ticket(v).source_line for v in batch.values] == [3]
     (letter,) = [DeadLetter.model_validate_json(v) for _, v, _ in batch.dead_letters]
     assert letter.source == "negative.csv:2"
     assert letter.reason == "out of range: summons_number=-5 (must be >= 0)"

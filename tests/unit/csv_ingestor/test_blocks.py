@@ -18,7 +18,8 @@ from prestacop_csv_ingestor.reader import open_tickets_file
 from prestacop_csv_ingestor.summary import RepeatCounter
 
 pytestmark = pytest.mark.unit
-_EMITTED_AT = re.compile(r'"emitted_at":"[^"]*"')  # the one field that differs
+# The one field that differs (and the event date, which falls back to its date).
+_EMITTED_AT = re.compile(r"^T1,[0-9-]{10},|,[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{15}Z,")
 
 
 def _reader(path: Path) -> BlockReader:

@@ -21,7 +21,7 @@ from prestacop_csv_ingestor.reader import open_tickets_file
 from prestacop_csv_ingestor.records import split_records
 from prestacop_csv_ingestor.summary import RepeatCounter
 from prestacop_shared.events import DeadLetter
-from prestacop_shared.serde import decode
+from prestacop_shared.ticket_lines import decode_ticket
 from prestacop_shared.tickets import (
     HistoricalTicket,
     TicketFormatError,
@@ -70,7 +70,7 @@ def test_two_stray_quotes_within_16_lines_lose_no_line() -> None:
         fields[STREET] = b'5" X'
         lines[number] = b",".join(fields)
     batches = encode_all(b"\r\n".join(lines), TicketLayout.FY2017)
-    tickets = [decode(HistoricalTicket, v.encode()) for b in batches for v in b.values]
+    tickets = [decode_ticket(v) for b in batches for v in b.values]
     letters = [DeadLetter.model_validate_json(v) for b in batches for _, v, _ in b.dead_letters]
     assert not letters
     assert [t.source_line for t in tickets] == list(range(2, 2002))
@@ -228,7 +228,7 @@ def test_every_physical_line_ends_as_one_ticket_or_one_dead_letter(
     for batch in batches:
         assert len(batch.keys) == len(batch.values) == batch.summons.size
         for value in batch.values:
-            ticket = HistoricalTicket.model_validate_json(value)  # strict JSON, the model's rules
+            ticket = decode_ticket(value)  # the T1 decoder, then the model's rules
             text = ticket.model_dump(include=set(layout.fields))
             span = 1 + sum(v.count("\n") for v in text.values() if isinstance(v, str))
             tickets[ticket.source_line] = ticket

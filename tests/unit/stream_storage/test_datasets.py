@@ -7,8 +7,16 @@ from pathlib import Path
 import pytest
 
 from prestacop_shared import topics
+from prestacop_shared.datasets import HEADER_FILE, FileLayout, files_carry_header
 from prestacop_shared.events import Alert, AlertResolution, DroneStatus, Violation
-from prestacop_shared.spark import QUARANTINE_SCHEMA, read_quarantine, stored_schema
+from prestacop_shared.exceptions import PrestacopError
+from prestacop_shared.spark import (
+    QUARANTINE_SCHEMA,
+    header_line,
+    read_dataset,
+    read_quarantine,
+    stored_schema,
+)
 from prestacop_shared.tickets import HistoricalTicket
 from prestacop_stream_storage.datasets import DATASETS, QUARANTINE_COLUMNS
 
@@ -74,3 +82,20 @@ def test_reading_a_quarantine_without_any_sink_is_refused(tmp_path: Path) -> Non
     (tmp_path / "status" / "event_date=2024-01-01").mkdir(parents=True)
     with pytest.raises(Exception, match="no quarantine sink"):
         read_quarantine(None, tmp_path)  # type: ignore[arg-type]
+
+
+def test_only_tickets_are_stored_headerless_with_the_header_beside_them() -> None:
+    layouts = {name: dataset.layout for name, dataset in DATASETS.items()}
+    assert layouts.pop("tickets") is FileLayout.CSV_HEADER_BESIDE
+    assert set(layouts.values()) == {FileLayout.CSV_WITH_HEADER}
+    tickets = DATASETS["tickets"]
+    assert tickets.header_file(Path("/d")) == Path("/d/archived_nypd_msg/_header.csv")
+    assert header_line(stored_schema(HistoricalTicket)).split(",") == list(tickets.file_columns)
+
+
+def test_a_header_file_that_names_other_columns_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "_spark_metadata").mkdir()
+    (tmp_path / HEADER_FILE).write_text("schema_version,event_id\n", encoding="utf-8")
+    assert not files_carry_header(tmp_path)
+    with pytest.raises(PrestacopError, match="names other columns"):
+        read_dataset(None, tmp_path, HistoricalTicket)  # type: ignore[arg-type]

@@ -1,17 +1,17 @@
 """Turning cut records into Kafka-ready tickets and dead letters, a whole batch at a time.
 
 Good records go to polars in one ``read_csv`` call (every column as text), are validated and
-typed with column expressions, enriched with numpy and serialised with one flat ``concat_str``:
-no Python work per row or field, one ``str`` per ticket at the end. The JSON is exactly what
-:class:`~prestacop_shared.tickets.HistoricalTicket` validates, equal field by field to
-:func:`~prestacop_shared.tickets.ticket_from_source_row` for the same line.
+typed with column expressions, enriched with numpy and written as T1 ticket lines by
+:func:`prestacop_shared.ticket_lines.encode_frame` (one ``concat_str``): no Python work per row or
+field, one ``str`` per ticket at the end. Each value decodes
+(:func:`~prestacop_shared.ticket_lines.decode_ticket`) to the ticket
+:func:`~prestacop_shared.tickets.ticket_from_source_row` makes of the same line.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,12 +19,10 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 
 from prestacop_csv_ingestor import enrich
 from prestacop_csv_ingestor.records import (
-    CARRIAGE_RETURN,
-    COMMA,
-    NEWLINE,
     QUOTE,
     REASON_COLUMNS,
     REASON_INTEGER,
@@ -36,12 +34,15 @@ from prestacop_csv_ingestor.records import (
     find_undecodable,
     record_bytes,
 )
+from prestacop_shared import ticket_lines
 from prestacop_shared.events import DeadLetter
+from prestacop_shared.polars_views import borough_index
 from prestacop_shared.serde import encode
 from prestacop_shared.tickets import (
     INTEGER_BOUNDS,
     INTEGER_FIELDS,
     INTEGER_TEXT_PATTERN,
+    SOURCE_FIELDS,
     TicketLayout,
 )
 
@@ -49,9 +50,6 @@ logger = logging.getLogger(__name__)
 
 SERVICE_NAME = "csv-ingestor"
 _CANONICAL_INTEGER = f"^{INTEGER_TEXT_PATTERN}$"
-BACKSLASH = 92
-SPACE = 32
-_NEEDS_ESCAPE = r"[\"\\\x00-\x1f\x7f]"
 
 
 @dataclass(frozen=True)
@@ -154,8 +152,8 @@ def encode_batch(
             dead_letter(context, int(split.lines[index]), reasons[index], raw)
         )
     if frame.height:
-        escapes = bool(replaced) or may_need_escapes(buffer, split)
-        _encode(context, frame, split.lines[good_indexes], emitted_at, batch, escapes)
+        source_text = _source_text(buffer, split, good_indexes, replaced)
+        _encode(context, frame, split.lines[good_indexes], emitted_at, batch, source_text)
     return batch
 
 
@@ -312,15 +310,19 @@ def _encode(
     lines: npt.NDArray[np.int64],
     emitted_at: datetime,
     batch: EncodedBatch,
-    escapes: bool = True,
+    source_text: pl.Series | None = None,
 ) -> None:
+    """Enrich the validated text columns and write each ticket as a T1 ticket line.
+
+    Source fields stay the text read (integer fields are canonical integer text, so their
+    characters are the integer's); a record's own line is its source fields' T1 text when
+    ``source_text`` holds it (see :func:`_source_text`). What every ticket of the batch shares
+    (``schema_version``, ``emitted_at``, ``source_file``, the columns the layout lacks) is
+    encoded once.
+    """
     inputs = frame.select(
         pl.col("summons_number").cast(pl.Int64),
-        pl.col("violation_county")
-        .str.strip_chars()
-        .str.to_uppercase()
-        .replace_strict(enrich.COUNTY_TO_BOROUGH_INDEX, default=-1, return_dtype=pl.Int64)
-        .fill_null(-1),
+        borough_index(pl.col("violation_county"), enrich.BOROUGHS),
         pl.col("violation_precinct").cast(pl.Int64).fill_null(-1),
     )  # one query: each eager Series call would be a query of its own (~0.3 ms each)
     summons = inputs["summons_number"].to_numpy()
@@ -329,108 +331,55 @@ def _encode(
     boroughs = enrich.borough_indexes(counties, precincts)
     latitude, longitude = enrich.positions(summons, boroughs)
     drones = pl.Series(context.fleet).gather(enrich.drone_indexes(summons, len(context.fleet)))
-    stamp = emitted_at.isoformat().replace("+00:00", "Z")
-    line_text = pl.Series(lines).cast(pl.String)
-    head: list[pl.Expr | pl.Series | str] = [
-        f'{{"schema_version":1,"event_id":"{context.fingerprint}:',
-        line_text,
-        '","drone_id":"',
-        drones,
-        f'","emitted_at":"{stamp}","latitude":',
-        pl.Series(latitude).cast(pl.String),
-        ',"longitude":',
-        pl.Series(longitude).cast(pl.String),
-        f',"source_file":{json.dumps(context.source_file)},"source_line":',
-        line_text,
-    ]
-    parts = _flat_parts([*head, *_field_parts(frame, escapes), "}"])
-    document = frame.select(pl.concat_str(parts, ignore_nulls=True))
+    line_numbers = pl.Series("source_line", lines, dtype=pl.Int64)
+    tickets = frame.with_columns(
+        (f"{context.fingerprint}:" + line_numbers.cast(pl.String)).alias("event_id"),
+        drones.alias("drone_id"),
+        pl.Series("latitude", latitude, dtype=pl.Float64),
+        pl.Series("longitude", longitude, dtype=pl.Float64),
+        line_numbers,
+    )
+    constants: dict[str, object] = dict.fromkeys(_missing_fields(context.layout))
+    constants.update(schema_version=1, emitted_at=emitted_at, source_file=context.source_file)
+    batch.values = ticket_lines.encode_frame(
+        tickets, constants, source_text=source_text, source_columns=context.layout.fields
+    ).to_list()
     batch.keys = frame["summons_number"].to_list()
-    batch.values = document.to_series().to_list()
     batch.summons = summons
 
 
-def _field_parts(frame: pl.DataFrame, may_need_escapes: bool) -> list[pl.Expr | str]:
-    """``,"name":value`` per source field, left out where the value is null.
+def _source_text(
+    buffer: bytes,
+    split: RecordSplit,
+    good_indexes: npt.NDArray[np.int64],
+    replaced: dict[int, bytes],
+) -> pl.Series:
+    """Per good record, its line as it is in the file where that is already the T1 text of its
+    source fields, else null (one Arrow array over the buffer: no Python work per record).
 
-    One flat list for a single ``concat_str`` (every nested ``concat_str`` copies the text once
-    more): a column without nulls in this batch is ``literal, column``, a column with some nulls
-    is one nested ``concat_str`` (null when the value is), an all-null column is left out.
-    Integer fields are already canonical integer text; text fields are JSON-escaped only in the
-    columns that need it this batch (quotes, backslashes, control characters).
+    A record without a quote character that was read as it is (not rewritten, not re-decoded)
+    has no field holding ``,``, ``"``, CR or LF, and its empty fields are the nulls; its integer
+    fields passed the canonical check. So its text, without the line ending, is the T1 text.
     """
-    text_fields = [name for name in frame.columns if name not in INTEGER_FIELDS]
-    special: tuple[bool, ...] = (False,) * len(text_fields)
-    if may_need_escapes:
-        special = frame.select(pl.col(text_fields).str.contains(_NEEDS_ESCAPE).any()).row(0)
-    nulls = frame.null_count().row(0)
-    parts: list[pl.Expr | str] = []
-    for name, null_count in zip(frame.columns, nulls, strict=True):
-        if null_count == frame.height:
-            continue
-        column = pl.col(name)
-        if name in INTEGER_FIELDS:
-            piece: list[pl.Expr | str] = [f',"{name}":', column]
-        elif special[text_fields.index(name)]:
-            piece = [f',"{name}":', column.map_batches(_json_strings, return_dtype=pl.String)]
-        else:
-            piece = [f',"{name}":"', column, '"']
-        if null_count:
-            parts.append(pl.concat_str([_literal(part) for part in piece]))
-        else:
-            parts.extend(piece)
-    return parts
-
-
-def _literal(part: pl.Expr | pl.Series | str) -> pl.Expr | pl.Series:
-    return pl.lit(part) if isinstance(part, str) else part
-
-
-def _flat_parts(parts: list[pl.Expr | pl.Series | str]) -> list[pl.Expr | pl.Series]:
-    """Adjacent literal strings joined into one literal."""
-    merged: list[pl.Expr | pl.Series] = []
-    text = ""
-    for part in parts:
-        if isinstance(part, str):
-            text += part
-            continue
-        if text:
-            merged.append(pl.lit(text))
-            text = ""
-        merged.append(part)
-    if text:
-        merged.append(pl.lit(text))
-    return merged
-
-
-def may_need_escapes(buffer: bytes, split: RecordSplit) -> bool:
-    """Whether any value of these records could hold a character JSON must escape.
-
-    Looks at the raw bytes with numpy: a backslash, a control byte other than the line endings,
-    a record spanning lines, or a quote that does not open a field (after a comma or at the start
-    of a line) or close one (before a comma or the line end) — an escaped ``""`` included. A
-    lone CR needs no look here: the cutter rewrites such records, and rewritten records always
-    take the escaping path.
-    """
+    count = len(split)
+    offsets = np.empty(count + 1, dtype=np.int64)
+    offsets[:count] = split.starts
+    offsets[count] = split.ends[-1]
+    lines = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), count, [None, pa.py_buffer(offsets), pa.py_buffer(buffer)]
+    )  # record i is buffer[starts[i]:starts[i + 1]]: its text and its newline (records tile)
     start, end = int(split.starts[0]), int(split.ends[-1])
-    raw = np.frombuffer(buffer, dtype=np.uint8)[start:end]
-    if bool((split.line_counts > 1).any()) or bool((raw == BACKSLASH).any()):
-        return True
-    control = raw < SPACE
-    if bool((control & (raw != NEWLINE) & (raw != CARRIAGE_RETURN)).any()):
-        return True
-    quotes = np.flatnonzero(raw == QUOTE)
-    if not quotes.size:
-        return False
-    opens, closes = quotes[0::2], quotes[1::2]
-    before = np.where(opens > 0, raw[np.maximum(opens - 1, 0)], NEWLINE)
-    after_index = closes + 1
-    after = np.where(after_index < raw.size, raw[np.minimum(after_index, raw.size - 1)], NEWLINE)
-    opener_ok = (before == COMMA) | (before == NEWLINE)
-    closer_ok = (after == COMMA) | (after == NEWLINE) | (after == CARRIAGE_RETURN)
-    return not (bool(opener_ok.all()) and bool(closer_ok.all()) and opens.size == closes.size)
+    quotes = np.flatnonzero(np.frombuffer(buffer, dtype=np.uint8)[start:end] == QUOTE) + start
+    excluded = np.zeros(count, dtype=bool)
+    excluded[np.searchsorted(split.ends, quotes)] = True
+    excluded[list(replaced)] = True
+    # take() copies the chosen records into a buffer of their own (a null index gives null), so
+    # the UTF-8 check of the cast sees only good records, never a quarantined one.
+    chosen = pa.array(good_indexes, type=pa.int64(), mask=excluded[good_indexes])
+    text = pl.Series(lines.take(chosen).cast(pa.large_string()))
+    return text.str.strip_suffix("\n").str.strip_suffix("\r")
 
 
-def _json_strings(values: pl.Series) -> pl.Series:
-    """JSON string literals (quotes included) of a text column; nulls stay null."""
-    return values.map_elements(json.dumps, return_dtype=pl.String, skip_nulls=True)
+def _missing_fields(layout: TicketLayout) -> tuple[str, ...]:
+    """Ticket source fields a layout has no column for (always null)."""
+    return tuple(name for name in SOURCE_FIELDS if name not in layout.fields)

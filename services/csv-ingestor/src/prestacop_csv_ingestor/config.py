@@ -63,6 +63,15 @@ class Settings(HttpSettings):
     producer_buffer_kb: int = Field(
         default=32_768, ge=1024, description="librdkafka's send buffer (bounds memory)"
     )
+    producer_queue_messages: int = Field(
+        default=200_000, ge=1000, description="librdkafka's queue.buffering.max.messages"
+    )
+    batch_bytes: int = Field(
+        default=1_000_000, ge=16_384, description="librdkafka's batch.size (bytes per batch)"
+    )
+    batch_messages: int = Field(
+        default=10_000, ge=100, description="librdkafka's batch.num.messages"
+    )
     stalled_after_s: float = Field(
         default=300.0,
         gt=0,

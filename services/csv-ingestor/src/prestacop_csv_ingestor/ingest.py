@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 
@@ -137,12 +138,7 @@ class FileIngestor:
         """A new transactional producer for the file (a fenced or failed one is never reused)."""
         config = self.kafka.producer_config(
             transactional_id=f"{self.settings.transactional_id_prefix}-{fingerprint}",
-            linger_ms=self.settings.linger_ms,
-            compression_type=self.settings.compression,
-            queue_buffering_max_kbytes=self.settings.producer_buffer_kb,
-            queue_buffering_max_messages=200_000,
-            delivery_report_only_error=True,
-            transaction_timeout_ms=120_000,
+            **producer_tuning(self.settings),
         )
         producer = Producer(config)
         try:
@@ -150,6 +146,22 @@ class FileIngestor:
         except KafkaException as error:
             raise DeliveryError(f"could not start a Kafka transaction: {error}") from error
         return producer
+
+
+def producer_tuning(settings: Settings) -> dict[str, Any]:
+    """The batching, compression and buffer settings of the ingestor's producer (librdkafka
+    names with ``_`` for ``.``), for :meth:`~prestacop_shared.kafka.KafkaSettings.producer_config`.
+    The benchmarks' passthrough reference uses the same."""
+    return {
+        "linger_ms": settings.linger_ms,
+        "compression_type": settings.compression,
+        "batch_size": settings.batch_bytes,
+        "batch_num_messages": settings.batch_messages,
+        "queue_buffering_max_kbytes": settings.producer_buffer_kb,
+        "queue_buffering_max_messages": settings.producer_queue_messages,
+        "delivery_report_only_error": True,
+        "transaction_timeout_ms": 120_000,
+    }
 
 
 class _FileRun:

@@ -57,7 +57,7 @@ def store(
     from prestacop_stream_storage.service import run, session
 
     try:
-        spark = session(spark_settings)
+        spark = session(spark_settings, settings)
     except PrestacopError as error:
         logger.error("cannot start Spark", extra={"error": str(error)})
         raise typer.Exit(2) from None

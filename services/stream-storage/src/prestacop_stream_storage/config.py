@@ -50,6 +50,13 @@ class Settings(HttpSettings):
         description="Split Kafka reads into at least this many Spark tasks (Spark's "
         "minPartitions; STORAGE_MIN_KAFKA_PARTITIONS); default one task per topic partition",
     )
+    open_files_per_task: int = Field(
+        default=512,
+        ge=0,
+        description="Partition files one write task keeps open before Spark sorts its rows by "
+        "date instead (spark.sql.maxConcurrentOutputFileWriters; "
+        "STORAGE_OPEN_FILES_PER_TASK); 0 always sorts",
+    )
     fail_on_data_loss: bool = Field(
         default=True,
         description="Stop when offsets to store were deleted by retention before being stored "

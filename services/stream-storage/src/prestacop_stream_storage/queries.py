@@ -1,17 +1,22 @@
 """The streaming queries: per dataset, one that stores valid rows and one that quarantines.
 
 Both read the dataset's topic from the earliest offset (for a new query; afterwards the
-checkpoint decides), parse it the same way and keep complementary halves
-(:mod:`prestacop_stream_storage.transform`). Each writes with Spark's CSV file sink under its
-own checkpoint.
+checkpoint decides), judge it the same way and keep complementary halves
+(:mod:`prestacop_stream_storage.transform`). Each writes with a Spark file sink under its
+own checkpoint: the drone datasets and the quarantines with the CSV sink (header in every
+file); tickets with the text sink, the arriving CSV line as is, no header in the files
+(:attr:`~prestacop_shared.datasets.FileLayout.CSV_HEADER_BESIDE`: the header is written to
+``<folder>/_header.csv`` first, atomically, by :func:`write_header_file`).
 
 Delivery guarantee: exactly-once from Kafka to files, per query. A micro-batch's offsets are
 logged in the checkpoint before it runs, its files are listed in the sink's ``_spark_metadata``
 log only once all are written, and a restarted query re-runs the last uncommitted batch with the
 same offsets. Readers that load the folder through Spark (``read_dataset``/``read_quarantine``)
 see only files listed in that log, so files of an interrupted batch are never read. The price
-of two queries is that every record is read and parsed twice; the gain is that neither half
+of two queries is that every record is read and judged twice; the gain is that neither half
 needs a hand-made commit protocol (a ``foreachBatch`` writing both would lose the sink log).
+For tickets the judging is a prefix test, a date and one regex pass, so the second read is
+cheap (measured by ``benchmarks/bench_bulk.py``).
 """
 
 from __future__ import annotations
@@ -24,12 +29,19 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
+from prestacop_shared.datasets import FileLayout
 from prestacop_shared.kafka import KafkaSettings
-from prestacop_shared.spark import CSV_OPTIONS, PARTITION_COLUMN
+from prestacop_shared.spark import CSV_OPTIONS, PARTITION_COLUMN, header_line, stored_schema
 from prestacop_stream_storage.config import Settings
 from prestacop_stream_storage.datasets import DATASETS, Dataset
 from prestacop_stream_storage.exceptions import CheckpointMismatchError
-from prestacop_stream_storage.transform import parse, quarantined_rows, stored_rows
+from prestacop_stream_storage.transform import (
+    check_ticket_lines,
+    parse,
+    quarantined_rows,
+    stored_rows,
+    stored_ticket_lines,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,15 +105,40 @@ def _trigger(settings: Settings, available_now: bool) -> dict[str, Any]:
     return {"processingTime": f"{int(settings.trigger_interval_s * 1000)} milliseconds"}
 
 
+def write_header_file(dataset: Dataset, data_dir: Path) -> None:
+    """Write ``<folder>/_header.csv`` of a headerless dataset, atomically (temp file + rename).
+
+    Written before the query starts, every time (same content), so a reader that sees the sink
+    log also sees the header, and a crash never leaves half a header.
+    """
+    target = dataset.header_file(data_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_text(header_line(stored_schema(dataset.model)) + "\n", encoding="utf-8")
+    temporary.replace(target)
+
+
 def _start_sink(
-    rows: DataFrame, *, name: str, output: Path, checkpoint: Path, trigger: dict[str, Any]
+    rows: DataFrame,
+    *,
+    name: str,
+    output: Path,
+    checkpoint: Path,
+    trigger: dict[str, Any],
+    as_text: bool = False,
 ) -> StreamingQuery:
-    # One task per date: each micro-batch writes one file per date it holds, not one per task.
+    if as_text:
+        # Ready lines: no shuffle. At most one task per core (coalesce merges Kafka partitions
+        # without a shuffle), each writing one file per date it meets, keeping up to
+        # spark.sql.maxConcurrentOutputFileWriters open instead of sorting its rows by date: a
+        # batch makes at most cores x dates files, whatever the topic's partition count.
+        cores = rows.sparkSession.sparkContext.defaultParallelism
+        writer = rows.coalesce(cores).writeStream.format("text")
+    else:
+        # One task per date: each micro-batch writes one file per date it holds.
+        writer = rows.repartition(PARTITION_COLUMN).writeStream.format("csv").options(**CSV_OPTIONS)
     query = (
-        rows.repartition(PARTITION_COLUMN)
-        .writeStream.format("csv")
-        .options(**CSV_OPTIONS)
-        .partitionBy(PARTITION_COLUMN)
+        writer.partitionBy(PARTITION_COLUMN)
         .option("checkpointLocation", str(checkpoint))
         .queryName(name)
         .trigger(**trigger)
@@ -168,17 +205,20 @@ def start_queries(
         )
     queries = []
     for dataset in chosen:
-        parsed = parse(kafka_source(spark, dataset, settings, kafka), dataset)
+        as_text = dataset.layout is FileLayout.CSV_HEADER_BESIDE
+        if as_text:
+            write_header_file(dataset, settings.data_dir)
         queries.append(
             _start_sink(
-                stored_rows(parsed, dataset),
+                _stored(kafka_source(spark, dataset, settings, kafka), dataset),
                 name=store_query_name(dataset),
                 output=dataset.output_dir(settings.data_dir),
                 checkpoint=dataset.checkpoint_dir(settings.checkpoint_root),
                 trigger=trigger,
+                as_text=as_text,
             )
         )
-        quarantine_source = parse(kafka_source(spark, dataset, settings, kafka), dataset)
+        quarantine_source = _judged(kafka_source(spark, dataset, settings, kafka), dataset)
         queries.append(
             _start_sink(
                 quarantined_rows(quarantine_source),
@@ -189,3 +229,15 @@ def start_queries(
             )
         )
     return queries
+
+
+def _judged(records: DataFrame, dataset: Dataset) -> DataFrame:
+    if dataset.layout is FileLayout.CSV_HEADER_BESIDE:
+        return check_ticket_lines(records)
+    return parse(records, dataset)
+
+
+def _stored(records: DataFrame, dataset: Dataset) -> DataFrame:
+    if dataset.layout is FileLayout.CSV_HEADER_BESIDE:
+        return stored_ticket_lines(check_ticket_lines(records))
+    return stored_rows(parse(records, dataset), dataset)

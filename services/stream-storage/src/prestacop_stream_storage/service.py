@@ -25,9 +25,18 @@ logger = logging.getLogger(__name__)
 APP_NAME = "prestacop-stream-storage"
 
 
-def session(spark_settings: SparkSettings) -> SparkSession:
-    """The Spark session stream-storage runs in (reused if one is already active)."""
-    return build_spark_session(APP_NAME, spark_settings)
+def session(spark_settings: SparkSettings, settings: Settings | None = None) -> SparkSession:
+    """The Spark session stream-storage runs in (reused if one is already active).
+
+    Each write task keeps up to ``STORAGE_OPEN_FILES_PER_TASK`` partition files open instead of
+    sorting its rows by date first (Spark falls back to sorting beyond that many dates).
+    """
+    open_files = (settings or Settings()).open_files_per_task
+    return build_spark_session(
+        APP_NAME,
+        spark_settings,
+        extra_config={"spark.sql.maxConcurrentOutputFileWriters": str(open_files)},
+    )
 
 
 def run(

@@ -1,7 +1,10 @@
-"""Kafka records → parsed rows with a verdict: stored if ``reason`` is null, else quarantined.
+"""Kafka records → rows with a verdict: stored if ``reason`` is null, else quarantined.
 
-The valid rows and the quarantined ones are two filters of the same :func:`parse` output, so
-every record lands in exactly one of the two, by construction.
+Drone datasets (JSON values) are parsed field by field (:func:`parse`); tickets (``T1`` CSV
+lines, see ``prestacop_shared.ticket_lines``) are only checked for their structure and stored
+as the text they arrive in (:func:`check_ticket_lines`). Either way the valid rows and the
+quarantined ones are two filters of the same verdict, so every record lands in exactly one of
+the two, by construction.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from prestacop_shared.spark import PARTITION_COLUMN, issue_day, spark_schema
+from prestacop_shared.tickets import HistoricalTicket
 from prestacop_stream_storage.datasets import QUARANTINE_COLUMNS, Dataset
 from prestacop_stream_storage.rules import FieldRule, model_rules
 
@@ -161,3 +165,100 @@ def quarantined_rows(parsed: DataFrame) -> DataFrame:
         F.to_date(F.col("kafka_timestamp")).alias(PARTITION_COLUMN),
     )
     return quarantined.select(*QUARANTINE_COLUMNS)
+
+
+TICKET_LINE_COLUMN: Final = "value"
+"""The one data column of Spark's text sink: the stored line without its line end."""
+
+# The T1 layout is defined by prestacop_shared.ticket_lines, which needs polars (the
+# ingestor's dependency, not in the Spark image); these two facts of it are restated here and
+# a unit test (tests/unit/stream_storage/test_ticket_checks.py) proves they agree.
+_T1_PREFIX: Final = "T1,"
+_T1_DATE_END: Final = len("T1,YYYY-MM-DD,")
+"""The ticket fields start right after the fixed-width prefix (character 15, 1-based)."""
+
+_CSV_FIELD: Final = r'(?:"(?:[^"]++|"")*+"|[^",\r\n]*+)'
+"""One CSV field of a T1 line: quoted (inner quotes doubled, may hold , CR LF) or bare.
+
+The two branches start with different characters and use possessive quantifiers, so the
+regex never backtracks: one pass over the line."""
+
+TICKET_FIELD_COUNT: Final = len(HistoricalTicket.model_fields)
+"""Fields of a T1 line after its prefix: every ``HistoricalTicket`` field."""
+
+_T1_LINE: Final = (
+    r"\AT1,[0-9]{4}-[0-9]{2}-[0-9]{2},"
+    + _CSV_FIELD
+    + "(?:,"
+    + _CSV_FIELD
+    + "){"
+    + str(TICKET_FIELD_COUNT - 1)
+    + r"}\z"
+)
+"""A whole well-formed T1 value: prefix, date shape, exactly the ticket's field count."""
+
+UNKNOWN_PREFIX_REASON: Final = "unknown encoding prefix (expected T1): "
+BAD_DATE_REASON: Final = "event_date: not a YYYY-MM-DD calendar date after the T1 prefix"
+BAD_FIELDS_REASON: Final = (
+    f"ticket fields: not {TICKET_FIELD_COUNT} CSV fields (or a quote out of place)"
+)
+
+
+def check_ticket_lines(kafka_records: DataFrame) -> DataFrame:
+    """Judge ``T1`` ticket values by their structure only, without parsing a field.
+
+    The checks, in the order a reason is given: a non-empty value; the ``T1,`` prefix (a
+    later ``T2,...`` is quarantined with its prefix named); a ``YYYY-MM-DD`` that is a real
+    calendar day; then one regex pass that the rest is exactly :data:`TICKET_FIELD_COUNT` CSV
+    fields (quotes balanced, no bare CR/LF). Field values are the producer's business (the
+    csv-ingestor validates every row against ``HistoricalTicket`` before sending it); the count
+    is what keeps a stored line aligned with the header, so that is what storage checks.
+
+    Returns:
+        The Kafka columns and ``raw_value`` (as :func:`parse`), ``value`` (the line to store:
+        the ticket fields then ``,<kafka_topic>,<kafka_partition>,<kafka_offset>``),
+        ``event_date`` (typed date) and ``_rejected_because``.
+    """
+    raw = F.col("value").cast("string")
+    records = kafka_records.select(
+        F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+        raw.alias("raw_value"),
+    )
+    value = F.col("raw_value")
+    day = F.try_to_date(F.substring(value, len(_T1_PREFIX) + 1, 10), "yyyy-MM-dd")
+    well_formed = value.rlike(_T1_LINE) & day.isNotNull()
+    reason = (
+        F.when(well_formed, F.lit(None).cast("string"))
+        .when(value.isNull() | (value == ""), F.lit(EMPTY_REASON))
+        .when(
+            ~value.startswith(_T1_PREFIX),
+            F.concat(
+                F.lit(UNKNOWN_PREFIX_REASON), F.substring_index(F.substring(value, 1, 16), ",", 1)
+            ),
+        )
+        .when(day.isNull() | (F.substring(value, _T1_DATE_END, 1) != ","), F.lit(BAD_DATE_REASON))
+        .otherwise(F.lit(BAD_FIELDS_REASON))
+    )
+    line = F.concat_ws(
+        ",",
+        F.substring(value, _T1_DATE_END + 1, 1 << 30),
+        F.col("kafka_topic"),
+        F.col("kafka_partition").cast("string"),
+        F.col("kafka_offset").cast("string"),
+    )
+    return records.select(
+        "*",
+        line.alias(TICKET_LINE_COLUMN),
+        day.alias(PARTITION_COLUMN),
+        reason.alias(VERDICT_COLUMN),
+    )
+
+
+def stored_ticket_lines(checked: DataFrame) -> DataFrame:
+    """The lines fit to store, as Spark's text sink wants them: ``value`` and ``event_date``."""
+    return checked.where(F.col(VERDICT_COLUMN).isNull()).select(
+        TICKET_LINE_COLUMN, PARTITION_COLUMN
+    )
