@@ -226,6 +226,9 @@ def _print_stages(title: str, stages: list[dict[str, Any]]) -> None:
         f"  {'stage':>5} {'tasks':>5} {'task s':>7} {'CPU s':>6} {'GC s':>5} {'read MB':>8} "
         f"{'records':>11} {'shuffle MB':>10}  name"
     )
+    cpu_s = sum(int(s["executorCpuTime"]) for s in stages) / 1e9
+    task_s = sum(int(s["executorRunTime"]) for s in stages) / 1e3
+    print(f"  all {len(stages)} stages: {task_s:.1f} s of task time, {cpu_s:.1f} s of CPU")
     for s in stages[:6]:
         print(
             f"  {s['stage']:>5} {s['numTasks']:>5} {s['executorRunTime'] / 1e3:>7.1f} "
