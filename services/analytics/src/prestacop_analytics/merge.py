@@ -33,14 +33,17 @@ import pyarrow.parquet as pq
 
 from prestacop_analytics.partials import (
     CELLS,
+    DATES,
     DRONE_CODES,
     SUMMARY_KEYS,
     SUMMONS,
+    SUMMONS_KEY,
     VIOLATION_KEYS,
     set_id,
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+REPEATED_SUMMONS = "repeated_summons.parquet"
 
 
 def partial_files(partial_dirs: Sequence[Path], kind: str) -> list[Path]:
@@ -113,7 +116,7 @@ class MergedState:
 def merge_partials(partial_dirs: Sequence[Path]) -> MergedState:
     """Merge the partials of the given published partial folders."""
     merged = MergedState()
-    _merge_tickets(merged, _read(partial_files(partial_dirs, "tickets")))
+    _merge_tickets(merged, partial_dirs)
     _merge_violations(merged, _read(partial_files(partial_dirs, "violations")))
     _merge_statuses(merged, _read(partial_files(partial_dirs, "statuses")))
     _merge_fleet_joins(
@@ -128,18 +131,74 @@ def merge_partials(partial_dirs: Sequence[Path]) -> MergedState:
     return merged
 
 
-def _merge_tickets(merged: MergedState, table: pa.Table | None) -> None:
+def _set_files(partial_dirs: Sequence[Path], keys: Sequence[str]) -> list[Path]:
+    folder = f"set_id={set_id(SUMMARY_KEYS, keys)}"
+    return sorted(
+        file
+        for partial in partial_dirs
+        for file in (partial / "tickets").glob(f"*/{folder}/part-*.parquet")
+    )
+
+
+def _merge_tickets(merged: MergedState, partial_dirs: Sequence[Path]) -> None:
     for keys in SUMMARY_KEYS:
-        if table is None:
-            merged.counts[keys] = []
-            continue
-        rows = _of_set(table, SUMMARY_KEYS, keys).select([*keys, "tickets"])
         if keys == SUMMONS:
-            summed = rows.group_by(list(keys), use_threads=False).aggregate([("tickets", "sum")])
-            repeated = _unsuffixed(summed.filter(pc.greater(summed["tickets_sum"], 1)))
-            merged.counts[keys] = repeated.to_pylist()
-        else:
-            merged.counts[keys] = _sum_by(rows, keys, ("tickets",))
+            merged.counts[keys] = repeated_summons(partial_dirs).to_pylist()
+            continue
+        table = _read(_set_files(partial_dirs, keys))
+        merged.counts[keys] = [] if table is None else _sum_by(table, keys, ("tickets",))
+
+
+def _summons_totals(files: Sequence[Path], only: pa.Array | None = None) -> pa.Table:
+    """Tickets per summons number in ``files`` (restricted to the numbers in ``only``)."""
+    tables = []
+    for file in files:
+        table = pq.read_table(file, columns=[SUMMONS_KEY, "tickets"])
+        if only is not None:
+            table = table.filter(pc.is_in(table[SUMMONS_KEY], value_set=only))
+        tables.append(table)
+    if not tables:
+        return pa.table(
+            {SUMMONS_KEY: pa.array([], pa.int64()), "tickets": pa.array([], pa.int64())}
+        )
+    summed = pa.concat_tables(tables).group_by([SUMMONS_KEY], use_threads=False)
+    totals = _unsuffixed(summed.aggregate([("tickets", "sum")]))
+    return totals.select([SUMMONS_KEY, "tickets"])
+
+
+def repeated_summons(partial_dirs: Sequence[Path]) -> pa.Table:
+    """The summons numbers counted more than once over ``partial_dirs``, with their counts.
+
+    Kept beside each partial as ``repeated_summons.parquet`` (derived, written atomically):
+    a run adds its own summons counts to the previous partial's repeated numbers, looking up in
+    the older partials only the numbers it adds, instead of summing one row per ticket number.
+    """
+    if not partial_dirs:
+        return _summons_totals([])
+    kept = partial_dirs[-1] / REPEATED_SUMMONS
+    if kept.exists():
+        return pq.read_table(kept)
+    new = _summons_totals(_set_files(partial_dirs[-1:], SUMMONS))
+    previous = partial_dirs[-2] / REPEATED_SUMMONS if len(partial_dirs) > 1 else None
+    if previous is not None and previous.exists():
+        numbers = new[SUMMONS_KEY]
+        older = _summons_totals(_set_files(partial_dirs[:-1], SUMMONS), only=numbers)
+        totals = _summons_totals_of(pa.concat_tables([new, older]))
+        before = pq.read_table(previous)
+        unchanged = before.filter(pc.invert(pc.is_in(before[SUMMONS_KEY], value_set=numbers)))
+        repeated = pa.concat_tables([unchanged, totals.filter(pc.greater(totals["tickets"], 1))])
+    else:
+        totals = _summons_totals(_set_files(partial_dirs, SUMMONS))
+        repeated = totals.filter(pc.greater(totals["tickets"], 1))
+    temporary = kept.with_name(f".tmp-{kept.name}")
+    pq.write_table(repeated, temporary)
+    temporary.replace(kept)
+    return repeated
+
+
+def _summons_totals_of(table: pa.Table) -> pa.Table:
+    summed = table.group_by([SUMMONS_KEY], use_threads=False).aggregate([("tickets", "sum")])
+    return _unsuffixed(summed).select([SUMMONS_KEY, "tickets"])
 
 
 def _merge_violations(merged: MergedState, table: pa.Table | None) -> None:
@@ -196,7 +255,7 @@ def _merge_fleet_joins(
 def input_rows(kind: str, partial: pa.Table) -> int:
     """How many stored rows a partial of ``kind`` counts."""
     if kind == "tickets":
-        return int(pc.sum(_of_set(partial, SUMMARY_KEYS, SUMMONS)["tickets"]).as_py() or 0)
+        return int(pc.sum(partial["tickets"]).as_py() or 0)
     if kind == "violations":
         return int(pc.sum(_of_set(partial, VIOLATION_KEYS, CELLS)["n"]).as_py() or 0)
     if kind == "statuses":
@@ -206,6 +265,11 @@ def input_rows(kind: str, partial: pa.Table) -> int:
     return int(partial.num_rows)
 
 
-def read_partial(folder: Path) -> pa.Table | None:
-    """One input's partial of one run (``None`` if Spark wrote no file)."""
+def read_partial(folder: Path, kind: str) -> pa.Table | None:
+    """One input's partial of one run (``None`` if Spark wrote no file).
+
+    For the tickets only the weekday/hour counts (every ticket once, a small set).
+    """
+    if kind == "tickets":
+        folder = folder / f"set_id={set_id(SUMMARY_KEYS, DATES)}"
     return _read(sorted(folder.glob("part-*.parquet")))

@@ -9,8 +9,10 @@ scan of the files.
 
 Kinds of partial (the Parquet columns):
 
-* ``tickets``: ``set_id`` (Spark's ``grouping_id`` of the key set), the keys of every
-  :data:`SUMMARY_KEYS` set (null where not grouped), ``tickets``: counts, merged by summing.
+* ``tickets``: the keys of every :data:`SUMMARY_KEYS` set (null where not grouped) and
+  ``tickets``, in one folder ``set_id=<Spark's grouping_id of the key set>`` per set: counts,
+  merged by summing; the summons numbers' folder, one row per ticket number, is only read for
+  the numbers a run adds.
 * ``violations``: ``set_id``, ``drone_id``, ``violation_code``, ``lat_cell``, ``lon_cell``,
   ``n``, ``drone_classified``: counts per (drone, code) and per map cell.
 * ``statuses``: per drone ``n`` and its latest status (``emitted_us``, ``event_id``, battery,
@@ -168,6 +170,8 @@ class StoredInput:
     sink: Path
     read: Callable[[SparkSession, Path, Sequence[Path]], DataFrame]
     partial: Callable[[DataFrame], DataFrame]
+    partition_by: tuple[str, ...] = ()
+    """Columns the partial's Parquet is partitioned by (one folder per ticket key set)."""
 
 
 def _model_reader(
@@ -203,6 +207,7 @@ def stored_inputs(data_dir: Path, quarantine_dir: Path, cell_deg: float) -> list
             datasets.TICKETS.output_dir(data_dir),
             _model_reader(datasets.TICKETS),
             lambda frame: tickets_partial(frame, cell_deg),
+            ("set_id",),
         ),
         StoredInput(
             "drone_status",
@@ -255,8 +260,10 @@ def write_partial(
     spark: SparkSession, source: StoredInput, files: Sequence[Path], folder: Path
 ) -> None:
     """Aggregate ``files`` of ``source`` and write the partial to ``folder`` (Parquet)."""
-    frame = source.partial(source.read(spark, source.sink, files))
-    frame.write.parquet(str(folder))
+    writer = source.partial(source.read(spark, source.sink, files)).write
+    if source.partition_by:
+        writer = writer.partitionBy(*source.partition_by)
+    writer.parquet(str(folder))
     log.info(
         "partial written",
         extra={"input": source.name, "files": len(files), "folder": str(folder)},

@@ -112,7 +112,7 @@ def _count_new_files(
         return new_files
     published = store.publish_partial(run_id)
     for source, fresh, folder_name in written:
-        partial = read_partial(published / source.kind / folder_name)
+        partial = read_partial(published / source.kind / folder_name, source.kind)
         coverage = state.coverage(source.name)
         coverage.rows += input_rows(source.kind, partial) if partial is not None else 0
         coverage.files.update(fresh)
