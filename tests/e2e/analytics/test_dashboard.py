@@ -200,6 +200,10 @@ def test_every_chart_renders_the_report(
     assert all(items > 0 for items in expected.values())
     assert parser.charts["density_map"].get("data-boroughs") == "5", "the shared borough map"
     assert result.run_id in dom
+    assert f'data-computed-at="{result.manifest["computed_at"]}"' in dom
+    tickets = result.manifest["inputs"]["tickets"]
+    assert f"covers tickets {tickets['rows']:,} rows in {tickets['files']:,} file" in dom
+    assert '<button id="refresh-button" type="button">' in dom, "runs enabled: refresh offered"
     assert screenshot.stat().st_size > 10_000
 
 

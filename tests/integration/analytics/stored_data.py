@@ -60,13 +60,17 @@ def write_stored(
 ) -> int:
     """Store JSON-able records in ``out`` with a real file-sink query; returns how many.
 
+    Each call on the same ``out`` appends one batch (same checkpoint, as stream-storage does).
+
     With a ``topic``, the storage metadata columns are added (offsets counted from 0); the
     ``event_date`` partition is the UTC date of ``date_column``.
     """
     staging = out.parent / f".staging-{out.name}"
     staging.mkdir(parents=True, exist_ok=True)
     count = 0
-    with (staging / "part-0.json").open("w", encoding="utf-8") as handle:
+    # A new staging file per call: a second call on the same sink appends one batch to it.
+    batch_file = staging / f"part-{len(list(staging.glob('part-*.json')))}.json"
+    with batch_file.open("w", encoding="utf-8") as handle:
         for record in records:
             if topic is not None:
                 record = {

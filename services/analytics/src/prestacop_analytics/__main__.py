@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import Annotated
 
 import typer
 import uvicorn
@@ -41,17 +42,23 @@ def _runner(settings: AnalyticsSettings) -> ReportRunner:
 
 
 @cli.command()
-def run() -> None:
-    """Compute the report once; the report folder's path is the last line printed."""
+def run(
+    full: Annotated[
+        bool, typer.Option("--full", help="Recount every committed file from an empty state")
+    ] = False,
+) -> None:
+    """Count the files committed since the last run and publish the report (path: last line)."""
     settings = load_settings(AnalyticsSettings)
     configure_logging(settings.LOG_LEVEL)
     runner = _runner(settings)
     try:
-        result = runner.run_now()
+        result = runner.run_now(full=full)
     finally:
         runner.stop()
+    manifest = result.manifest
     typer.echo(
-        f"tables: {len(result.manifest['tables'])}, seconds: {result.manifest['total_seconds']}"
+        f"{manifest['mode']} run, new files: {sum(manifest['new_files'].values())}, "
+        f"tables: {len(manifest['tables'])}, seconds: {manifest['total_seconds']}"
     )
     typer.echo(str(result.folder.resolve()))
 

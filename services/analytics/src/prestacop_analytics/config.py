@@ -36,6 +36,11 @@ class AnalyticsSettings(BaseSettings):
     API_TOKEN_FILE: Path | None = Field(
         default=None, description="File holding the token instead (ANALYTICS_API_TOKEN_FILE)"
     )
+    STATE_DIR: Path | None = Field(
+        default=None,
+        description="Kept state of incremental runs: counted files and partial aggregates "
+        "(ANALYTICS_STATE_DIR, default: <reports>/.state)",
+    )
     HTTP_HOST: str = "127.0.0.1"
     HTTP_PORT: int = Field(default=8090, ge=1, le=65535)
     TOP_REPEATED_SUMMONS: int = Field(
@@ -43,9 +48,6 @@ class AnalyticsSettings(BaseSettings):
     )
     POSITION_CELL_DEG: float = Field(
         default=0.005, gt=0.0, le=1.0, description="Grid cell of the violations map, degrees"
-    )
-    PARALLEL_TABLES: int = Field(
-        default=4, ge=1, le=32, description="How many report tables Spark computes at once"
     )
     LOG_LEVEL: str = "INFO"
 
@@ -62,6 +64,11 @@ class AnalyticsSettings(BaseSettings):
     def reports_dir(self) -> Path:
         """The reports folder (``REPORTS_DIR`` or ``<DATA_DIR>/reports``)."""
         return self.REPORTS_DIR if self.REPORTS_DIR is not None else self.DATA_DIR / "reports"
+
+    @property
+    def state_dir(self) -> Path:
+        """The state folder (``STATE_DIR`` or ``<reports>/.state``)."""
+        return self.STATE_DIR if self.STATE_DIR is not None else self.reports_dir / ".state"
 
     @property
     def tickets_dir(self) -> Path:

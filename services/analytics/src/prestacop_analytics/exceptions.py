@@ -21,3 +21,7 @@ class InvalidNameError(AnalyticsError):
 
 class RunInProgressError(AnalyticsError):
     """A report run was requested while another one is still running."""
+
+
+class StateError(AnalyticsError):
+    """The kept state of incremental runs cannot be read (delete it and run ``--full``)."""

@@ -1,11 +1,7 @@
-"""The report's inputs: stored datasets read through their sink log, and the typed tickets.
+"""The typed tickets: the few stored columns the report uses, parsed by documented rules.
 
-Every dataset is read with :func:`prestacop_shared.spark.read_dataset`, which honours the file
-sink's ``_spark_metadata`` log. A dataset that does not exist yet (no drone data stored, no
-quarantine) is an empty table with the right schema, not an error.
-
-The tickets are projected once to the few columns the report uses, parsed and typed here, and
-cached: every ticket table is an aggregate over that one cached scan.
+The stored files are read by :mod:`prestacop_analytics.partials` (given committed files only,
+through :func:`prestacop_shared.spark.read_dataset`); this module types what it reads.
 
 Parsing rules (documented because the report's numbers depend on them):
 
@@ -27,28 +23,10 @@ Parsing rules (documented because the report's numbers depend on them):
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
-from pathlib import Path
-
-from pydantic import BaseModel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from prestacop_analytics.config import AnalyticsSettings
-from prestacop_analytics.exceptions import DatasetError
-from prestacop_shared import datasets
-from prestacop_shared.exceptions import PrestacopError
-from prestacop_shared.spark import (
-    QUARANTINE_SCHEMA,
-    borough,
-    issue_day,
-    read_dataset,
-    read_quarantine,
-    stored_schema,
-)
-
-log = logging.getLogger(__name__)
+from prestacop_shared.spark import borough, issue_day
 
 MANHATTAN_96TH_AND_BELOW_PRECINCTS: tuple[int, ...] = (*range(1, 21), 22)
 """Precincts charged the Manhattan-at-or-below-96th-Street fine (see the module docstring)."""
@@ -72,66 +50,6 @@ TICKET_COLUMNS = (
     "source_file",
 )
 """The only stored ticket columns the report reads (the CSV reader prunes the others)."""
-
-
-@dataclass(frozen=True)
-class ReportInputs:
-    """The DataFrames a report is computed from; ``tickets`` is typed and cached."""
-
-    tickets: DataFrame
-    statuses: DataFrame
-    violations: DataFrame
-    alerts: DataFrame
-    resolutions: DataFrame
-    quarantine: DataFrame
-
-    def unpersist(self) -> None:
-        """Release the cached DataFrames."""
-        for frame in (self.tickets, self.statuses, self.violations, self.alerts, self.resolutions):
-            frame.unpersist()
-
-
-def _is_empty_folder(root: Path) -> bool:
-    return not root.exists() or (root.is_dir() and not any(root.iterdir()))
-
-
-def load_dataset(spark: SparkSession, root: Path, model: type[BaseModel]) -> DataFrame:
-    """Read one stored dataset of ``model`` through its sink log (``read_dataset``).
-
-    A folder not written yet gives an empty table.
-
-    Raises:
-        DatasetError: the folder holds files but no sink log (refusing to glob part files).
-    """
-    if _is_empty_folder(root):
-        log.info("dataset not stored yet: empty table", extra={"path": str(root)})
-        return spark.createDataFrame([], stored_schema(model))
-    try:
-        return read_dataset(spark, root, model)
-    except PrestacopError as error:
-        raise DatasetError(str(error)) from error
-
-
-def _load_stored(
-    spark: SparkSession, settings: AnalyticsSettings, dataset: datasets.Dataset
-) -> DataFrame:
-    return load_dataset(spark, settings.dataset_dir(dataset), dataset.model)
-
-
-def load_quarantine(spark: SparkSession, root: Path) -> DataFrame:
-    """Read the quarantine: ``root`` itself is a sink, or each of its sub-folders is one.
-
-    Empty if nothing was quarantined yet.
-
-    Raises:
-        DatasetError: the folder holds files but no sink log.
-    """
-    if _is_empty_folder(root):
-        return spark.createDataFrame([], QUARANTINE_SCHEMA)
-    try:
-        return read_quarantine(spark, root)
-    except PrestacopError as error:
-        raise DatasetError(str(error)) from error
 
 
 def _hour(time_text: Column) -> Column:
@@ -184,27 +102,4 @@ def project_tickets(tickets: DataFrame) -> DataFrame:
             F.make_date(F.col("fiscal_year") + 1, F.lit(6), F.lit(30)),
         )
         .alias("issue_day_in_range"),
-    )
-
-
-def load_inputs(spark: SparkSession, settings: AnalyticsSettings) -> ReportInputs:
-    """Read every stored dataset; project and cache the tickets (materialised by the caller).
-
-    The drone datasets are cached too: the fleet table reads each of them several times.
-
-    Raises:
-        DatasetError: a dataset folder is not a stream-storage output folder.
-    """
-    # A sink holds many small files (one per task and date); caching them as a few partitions
-    # makes every later aggregate a handful of tasks instead of one per file.
-    partitions = max(2, spark.sparkContext.defaultParallelism)
-    stored = load_dataset(spark, settings.tickets_dir, datasets.TICKETS.model)
-    tickets = project_tickets(stored).coalesce(partitions).cache()
-    return ReportInputs(
-        tickets=tickets,
-        statuses=_load_stored(spark, settings, datasets.STATUS).cache(),
-        violations=_load_stored(spark, settings, datasets.VIOLATIONS).cache(),
-        alerts=_load_stored(spark, settings, datasets.ALERTS).cache(),
-        resolutions=_load_stored(spark, settings, datasets.ALERT_RESOLUTIONS).cache(),
-        quarantine=load_quarantine(spark, settings.quarantine_dir),
     )

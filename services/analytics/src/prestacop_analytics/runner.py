@@ -1,4 +1,7 @@
-"""Triggered report runs: one at a time, in a background thread, on a warm Spark session."""
+"""Triggered report runs: one at a time, in a background thread, on a warm Spark session.
+
+A triggered run is incremental: it counts only the files committed since the last run.
+"""
 
 from __future__ import annotations
 
@@ -111,8 +114,8 @@ class ReportRunner:
         self._thread.start()
         return started_at
 
-    def run_now(self) -> ReportResult:
-        """Run synchronously (the ``run`` command).
+    def run_now(self, *, full: bool = False) -> ReportResult:
+        """Run synchronously (the ``run`` command); ``full`` rebuilds from every committed file.
 
         Raises:
             RunInProgressError: a triggered run is in progress.
@@ -120,7 +123,7 @@ class ReportRunner:
         if not self._lock.acquire(blocking=False):
             raise RunInProgressError("a report run is already in progress")
         try:
-            return run_report(self.session(), self._settings)
+            return run_report(self.session(), self._settings, full=full)
         finally:
             self._lock.release()
 

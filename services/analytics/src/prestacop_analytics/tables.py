@@ -1,4 +1,4 @@
-"""The report's tables, each a Spark aggregate over :class:`~prestacop_analytics.inputs.ReportInputs`.
+"""The report's tables, each derived on the driver from the merged partials (merge.py).
 
 Every table is small (an aggregate) and fully ordered, so two runs over the same data give the
 same files. Null keys are kept as their own row (an unparseable hour, an unknown county): nothing
@@ -12,90 +12,57 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.window import Window
-
-from prestacop_analytics.inputs import FINE_ZONE_MANHATTAN, ReportInputs
-from prestacop_shared.events import ViolationSource
+from prestacop_analytics.inputs import FINE_ZONE_MANHATTAN
+from prestacop_analytics.merge import MergedState
+from prestacop_analytics.partials import (
+    BODY_TYPES,
+    CELLS,
+    DATES,
+    MAKES,
+    PRECINCTS,
+    STATES,
+    SUMMONS,
+    SUMMONS_KEY,
+    ZONES,
+)
 from prestacop_shared.violation_codes import load_violation_codes
+
+QUARANTINE = "quarantine"
+TICKETS = "tickets"
+LIVE_VIOLATIONS = "drone_violations"
+FLEET_INPUTS = ("drone_status", "drone_violations", "drone_alerts", "drone_alert_resolutions")
 
 
 @dataclass(frozen=True)
 class TableContext:
-    """What the table functions need besides the inputs."""
+    """What the table functions are computed from: the merged state and the report settings."""
 
-    spark: SparkSession
-    inputs: ReportInputs
-    counts: Mapping[tuple[str, ...], list[dict[str, Any]]]
-    """The collected ticket counts by each key of :data:`SUMMARY_KEYS`."""
-    quarantined_records: int
+    merged: MergedState
     top_repeated_summons: int
     position_cell_deg: float
 
-
-@dataclass(frozen=True)
-class TableSpec:
-    """A named report table and how to compute it."""
-
-    name: str
-    description: str
-    compute: Callable[[TableContext], DataFrame | Rows]
+    @property
+    def counts(self) -> Mapping[tuple[str, ...], list[dict[str, Any]]]:
+        """The merged ticket counts by each key of :data:`SUMMARY_KEYS`."""
+        return self.merged.counts
 
 
 @dataclass(frozen=True)
 class Rows:
-    """A table derived on the driver from collected counts: its columns and ordered rows."""
+    """A table derived on the driver from the merged state: its columns and ordered rows."""
 
     columns: list[str]
     rows: list[tuple[Any, ...]]
 
 
-SUMMONS_KEY = "summons_number"
-ZONES = ("drone_id", "violation_code", "fine_zone")
-DATES = ("weekday", "hour", "month", "fiscal_year", "issue_day_in_range")
-PRECINCTS = ("violation_precinct", "borough")
-SUMMONS = (SUMMONS_KEY,)
-STATES = ("registration_state",)
-MAKES = ("vehicle_make",)
-BODY_TYPES = ("vehicle_body_type",)
-CELLS = ("lat_cell", "lon_cell")
-SUMMARY_KEYS: tuple[tuple[str, ...], ...] = (
-    ZONES,
-    DATES,
-    PRECINCTS,
-    STATES,
-    MAKES,
-    BODY_TYPES,
-    CELLS,
-    SUMMONS,
-)
-"""The ticket counts several tables are derived from, each computed once per run."""
+@dataclass(frozen=True)
+class TableSpec:
+    """A named report table, how to compute it, and which inputs it reads (its "as of")."""
 
-
-def summarise_tickets(tickets: DataFrame, cell_deg: float) -> dict[tuple[str, ...], DataFrame]:
-    """Count the tickets by each key of :data:`SUMMARY_KEYS` (small: collected by the caller).
-
-    Several tables are small aggregates of the same counts (tickets by code and zone give
-    the top codes, the estimated fines and two data-quality metrics), so each is grouped from
-    the tickets once. Only summons numbers stored more than once are kept. Columns: the keys
-    and ``tickets``.
-    """
-    with_cells = tickets.select("*", *_cell_columns(cell_deg))
-    summary = {keys: _count_by(with_cells, *keys) for keys in SUMMARY_KEYS}
-    summary[SUMMONS] = summary[SUMMONS].where(F.col("tickets") > 1)
-    return summary
-
-
-def _cell_columns(cell_deg: float) -> list[Column]:
-    return [
-        F.floor(F.col("latitude") / cell_deg).alias("lat_cell"),
-        F.floor(F.col("longitude") / cell_deg).alias("lon_cell"),
-    ]
-
-
-def _count_by(frame: DataFrame, *keys: str) -> DataFrame:
-    return frame.groupBy(*keys).agg(F.count(F.lit(1)).alias("tickets"))
+    name: str
+    description: str
+    compute: Callable[[TableContext], Rows]
+    reads: tuple[str, ...] = (TICKETS,)
 
 
 def _sum_by(ctx: TableContext, summary: tuple[str, ...], *keys: str) -> Counter[tuple[Any, ...]]:
@@ -184,12 +151,7 @@ def estimated_fines(ctx: TableContext) -> Rows:
 def violations_per_drone(ctx: TableContext) -> Rows:
     """Violation codes per drone: historical tickets and live drone violations side by side."""
     historical = _sum_by(ctx, ZONES, "drone_id", "violation_code")
-    live = {
-        (row["drone_id"], row["violation_code"]): row["n"]
-        for row in ctx.inputs.violations.groupBy("drone_id", "violation_code")
-        .agg(F.count(F.lit(1)).alias("n"))
-        .collect()
-    }
+    live = ctx.merged.live_by_drone_code
     keys = sorted(
         set(historical) | set(live), key=lambda key: ((key[0] is not None, key[0]), _asc(key[1]))
     )
@@ -252,13 +214,7 @@ def violations_by_position(ctx: TableContext) -> Rows:
     """Historical tickets and live violations per grid cell (for the map); cell centres in degrees."""
     cell = ctx.position_cell_deg
     historical = _sum_by(ctx, CELLS, *CELLS)
-    live = {
-        (row["lat_cell"], row["lon_cell"]): row["n"]
-        for row in ctx.inputs.violations.select(*_cell_columns(cell))
-        .groupBy(*CELLS)
-        .agg(F.count(F.lit(1)).alias("n"))
-        .collect()
-    }
+    live = ctx.merged.live_by_cell
 
     def centre(index: int | None) -> float | None:
         return None if index is None else (index + 0.5) * cell
@@ -272,104 +228,71 @@ def violations_by_position(ctx: TableContext) -> Rows:
     return Rows(columns, [(*row, row[2] + row[3]) for row in rows])
 
 
-def fleet(ctx: TableContext) -> DataFrame:
+FLEET_COLUMNS = [
+    "drone_id",
+    "messages",
+    "status_messages",
+    "violations",
+    "alerts",
+    "alert_rate",
+    "resolved_alerts",
+    "open_alerts",
+    "mean_resolution_s",
+    "max_resolution_s",
+    "latest_battery_pct",
+    "latest_state",
+    "latest_latitude",
+    "latest_longitude",
+    "latest_status_at",
+]
+
+
+def fleet(ctx: TableContext) -> Rows:
     """Per live drone: messages, violations, alerts, alert rate, resolution times, latest status."""
-    inputs = ctx.inputs
-    statuses = inputs.statuses
-    latest_window = Window.partitionBy("drone_id").orderBy(
-        F.col("emitted_at").desc(), F.col("event_id").desc()
-    )
-    latest = (
-        statuses.withColumn("rank", F.row_number().over(latest_window))
-        .where(F.col("rank") == 1)
-        .select(
-            "drone_id",
-            F.col("battery_pct").alias("latest_battery_pct"),
-            F.col("state").alias("latest_state"),
-            F.col("latitude").alias("latest_latitude"),
-            F.col("longitude").alias("latest_longitude"),
-            F.col("emitted_at").alias("latest_status_at"),
-        )
-    )
-    status_counts = statuses.groupBy("drone_id").agg(F.count(F.lit(1)).alias("status_messages"))
-    violation_counts = inputs.violations.groupBy("drone_id").agg(
-        F.count(F.lit(1)).alias("violations"),
-        F.count(F.when(F.col("source") == ViolationSource.DRONE.value, 1)).alias(
-            "drone_classified_violations"
-        ),
-    )
-    alert_counts = inputs.alerts.groupBy("drone_id").agg(F.count(F.lit(1)).alias("alerts"))
-    resolution_counts = inputs.resolutions.groupBy("drone_id").agg(
-        F.count(F.lit(1)).alias("alert_resolutions")
-    )
-    resolved = (
-        inputs.alerts.alias("a")
-        .join(inputs.resolutions.alias("r"), F.col("a.event_id") == F.col("r.alert_id"))
-        .select(
-            F.col("a.drone_id").alias("drone_id"),
-            (
-                (F.unix_micros(F.col("r.emitted_at")) - F.unix_micros(F.col("a.emitted_at"))) / 1e6
-            ).alias("resolution_s"),
-        )
-        .groupBy("drone_id")
-        .agg(
-            F.count(F.lit(1)).alias("resolved_alerts"),
-            F.avg("resolution_s").alias("mean_resolution_s"),
-            F.max("resolution_s").alias("max_resolution_s"),
-        )
-    )
+    merged = ctx.merged
     drones = (
-        statuses.select("drone_id")
-        .union(inputs.violations.select("drone_id"))
-        .union(inputs.alerts.select("drone_id"))
-        .union(inputs.resolutions.select("drone_id"))
-        .distinct()
+        set(merged.statuses)
+        | set(merged.live_by_drone)
+        | set(merged.alerts_by_drone)
+        | set(merged.resolutions_by_drone)
     )
-    joined = drones
-    for part in (
-        status_counts,
-        violation_counts,
-        alert_counts,
-        resolution_counts,
-        resolved,
-        latest,
-    ):
-        joined = joined.join(part, "drone_id", "left")
-    zero = F.lit(0)
-    alerts = F.coalesce(F.col("alerts"), zero)
-    offences = alerts + F.coalesce(F.col("drone_classified_violations"), zero)
-    messages = (
-        F.coalesce(F.col("status_messages"), zero)
-        + F.coalesce(F.col("violations"), zero)
-        + alerts
-        + F.coalesce(F.col("alert_resolutions"), zero)
-    )
-    return joined.select(
-        "drone_id",
-        messages.alias("messages"),
-        F.coalesce(F.col("status_messages"), zero).alias("status_messages"),
-        F.coalesce(F.col("violations"), zero).alias("violations"),
-        alerts.alias("alerts"),
-        F.when(offences > 0, alerts / offences).alias("alert_rate"),
-        F.coalesce(F.col("resolved_alerts"), zero).alias("resolved_alerts"),
-        (alerts - F.coalesce(F.col("resolved_alerts"), zero)).alias("open_alerts"),
-        "mean_resolution_s",
-        "max_resolution_s",
-        "latest_battery_pct",
-        "latest_state",
-        "latest_latitude",
-        "latest_longitude",
-        "latest_status_at",
-    ).orderBy("drone_id")
+    rows = []
+    for drone in sorted(drones, key=_asc):
+        status = merged.statuses.get(drone)
+        status_messages = status.messages if status else 0
+        violations = merged.live_by_drone[drone]
+        alerts = merged.alerts_by_drone[drone]
+        offences = alerts + merged.drone_classified_by_drone[drone]
+        resolved, total_us, longest_us = merged.resolved.get(drone, (0, 0, 0))
+        rows.append(
+            (
+                drone,
+                status_messages + violations + alerts + merged.resolutions_by_drone[drone],
+                status_messages,
+                violations,
+                alerts,
+                alerts / offences if offences > 0 else None,
+                resolved,
+                alerts - resolved,
+                total_us / resolved / 1e6 if resolved else None,
+                longest_us / 1e6 if resolved else None,
+                status.battery_pct if status else None,
+                status.state if status else None,
+                status.latitude if status else None,
+                status.longitude if status else None,
+                status.latest_at if status else None,
+            )
+        )
+    return Rows(FLEET_COLUMNS, rows)
 
 
-def quarantine_by_reason(ctx: TableContext) -> DataFrame:
+def quarantine_by_reason(ctx: TableContext) -> Rows:
     """Quarantined records per source topic and reason."""
-    return (
-        ctx.inputs.quarantine.groupBy("kafka_topic", "reason")
-        .agg(F.count(F.lit(1)).alias("records"))
-        .orderBy(F.col("records").desc(), "kafka_topic", "reason")
+    rows = sorted(
+        ((topic, reason, n) for (topic, reason), n in ctx.merged.quarantine.items()),
+        key=lambda row: (-row[2], _asc(row[0]), _asc(row[1])),
     )
+    return Rows(["kafka_topic", "reason", "records"], rows)
 
 
 def repeated_summons_numbers(ctx: TableContext) -> Rows:
@@ -406,14 +329,19 @@ def data_quality(ctx: TableContext) -> Rows:
         "county_unknown": tickets(precincts, lambda r: r["borough"] is None),
         "repeated_summons_numbers": len(repeated),
         "extra_ticket_copies": sum(row["tickets"] - 1 for row in repeated),
-        "quarantined_records": ctx.quarantined_records,
+        "quarantined_records": ctx.merged.quarantined_records,
     }
     return Rows(["metric", "value"], list(metrics.items()))
 
 
 TABLES: tuple[TableSpec, ...] = (
     TableSpec("top_violation_codes", "Most common violation codes", top_violation_codes),
-    TableSpec("violations_per_drone", "Violation codes per drone", violations_per_drone),
+    TableSpec(
+        "violations_per_drone",
+        "Violation codes per drone",
+        violations_per_drone,
+        (TICKETS, LIVE_VIOLATIONS),
+    ),
     TableSpec("tickets_by_hour", "Tickets by hour of day", tickets_by_hour),
     TableSpec("tickets_by_weekday", "Tickets by weekday", tickets_by_weekday),
     TableSpec("tickets_by_month", "Tickets by month", tickets_by_month),
@@ -428,14 +356,24 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("tickets_by_vehicle_make", "Tickets by vehicle make", tickets_by_vehicle_make),
     TableSpec("tickets_by_body_type", "Tickets by vehicle body type", tickets_by_body_type),
     TableSpec("estimated_fines", "Estimated fines by fine zone", estimated_fines),
-    TableSpec("violations_by_position", "Violations by map cell", violations_by_position),
-    TableSpec("fleet", "Live fleet per drone", fleet),
-    TableSpec("quarantine_by_reason", "Quarantined records by reason", quarantine_by_reason),
+    TableSpec(
+        "violations_by_position",
+        "Violations by map cell",
+        violations_by_position,
+        (TICKETS, LIVE_VIOLATIONS),
+    ),
+    TableSpec("fleet", "Live fleet per drone", fleet, FLEET_INPUTS),
+    TableSpec(
+        "quarantine_by_reason",
+        "Quarantined records by reason",
+        quarantine_by_reason,
+        (QUARANTINE,),
+    ),
     TableSpec(
         "repeated_summons_numbers",
         "Summons numbers stored more than once",
         repeated_summons_numbers,
     ),
-    TableSpec("data_quality", "Data quality counts", data_quality),
+    TableSpec("data_quality", "Data quality counts", data_quality, (TICKETS, QUARANTINE)),
 )
 """Every table of the standard report, in report order."""

@@ -190,6 +190,86 @@ function drawQuality(container, rows) {
   done(container, rows.length);
 }
 
+// Header status: when the report was computed and which stored data it covers (the "as of"
+// stamps of the manifest), and the token-protected refresh (an incremental run, then a redraw).
+function plural(n, word) {
+  return `${Number(n).toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function coverageText(inputs) {
+  const part = (label, input) => input
+    ? `${label} ${plural(input.rows, "row")} in ${plural(input.files, "file")}`
+      + (input.latest_batch == null ? "" : ` (batches ≤ ${input.latest_batch})`)
+    : `${label}: none`;
+  return "covers " + [
+    part("tickets", inputs.tickets), part("drone status", inputs.drone_status),
+    part("drone violations", inputs.drone_violations), part("alerts", inputs.drone_alerts),
+    part("quarantine", inputs.quarantine),
+  ].join(" · ");
+}
+
+function drawStatus(manifest) {
+  const computedAt = document.getElementById("report-computed-at");
+  const coverage = document.getElementById("report-coverage");
+  const at = manifest.computed_at || manifest.finished_at;
+  computedAt.textContent = `Computed at ${at} (${manifest.mode || "full"} run) —`;
+  computedAt.dataset.computedAt = at;
+  coverage.textContent = coverageText(manifest.inputs || {});
+}
+
+function clearCharts() {
+  document.querySelectorAll("[data-chart]").forEach((container) => {
+    container.replaceChildren();
+    container.dataset.rendered = "false";
+    delete container.dataset.items;
+  });
+}
+
+async function waitForRun() {
+  for (;;) {
+    const state = await getJson("/api/runs/current");
+    if (!state.running) return state;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+async function refresh() {
+  const status = document.getElementById("refresh-status");
+  const button = document.getElementById("refresh-button");
+  const token = document.getElementById("refresh-token").value;
+  button.disabled = true;
+  status.textContent = "running…";
+  try {
+    const response = await fetch("/api/runs", { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+    if (response.status === 401) throw new Error("wrong token");
+    if (response.status === 403) throw new Error("runs are disabled (read-only dashboard)");
+    if (!response.ok && response.status !== 409) throw new Error(`HTTP ${response.status}`);
+    const state = await waitForRun();
+    if (state.last_error) throw new Error(state.last_error);
+    clearCharts();
+    await main();
+    status.textContent = "refreshed";
+  } catch (error) {
+    status.textContent = `refresh failed: ${error.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function setUpRefresh() {
+  const button = document.getElementById("refresh-button");
+  button.addEventListener("click", refresh);
+  try {
+    const health = await getJson("/healthz");
+    if (!health.runs_enabled) {
+      button.disabled = true;
+      document.getElementById("refresh-status").textContent = "read-only: runs are disabled";
+    }
+  } catch (error) {
+    document.getElementById("refresh-status").textContent = "health check failed";
+  }
+}
+
 async function main() {
   const summary = document.getElementById("report-summary");
   let manifest;
@@ -202,6 +282,7 @@ async function main() {
   }
   const tickets = manifest.inputs.tickets.rows.toLocaleString("en-US");
   summary.textContent = `Report ${manifest.run_id} — ${tickets} stored tickets — Spark ${manifest.spark_version}, ${manifest.total_seconds} s`;
+  drawStatus(manifest);
   const table = async (name) => (await getJson(`/api/reports/${manifest.run_id}/tables/${name}`)).rows;
   const chart = (name) => document.querySelector(`[data-chart="${name}"]`);
   const [codes, heat, positions, fleet, quality, geography] = await Promise.all([
@@ -216,4 +297,5 @@ async function main() {
   drawQuality(chart("data_quality"), quality);
 }
 
+setUpRefresh();
 main();
