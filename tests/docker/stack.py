@@ -60,8 +60,14 @@ _READ_TOPIC = """
 import json, sys, time, uuid
 from confluent_kafka import Consumer, TopicPartition
 from prestacop_shared.kafka import KafkaSettings
+from prestacop_shared.topics import CATALOGUE, Encoding
 settings = KafkaSettings()
 topic, field = settings.topic(sys.argv[1]), sys.argv[2]
+if CATALOGUE[sys.argv[1]].encoding is Encoding.TICKET_LINES:
+    from prestacop_shared.ticket_lines import decode_ticket
+    def read(value): return getattr(decode_ticket(value), field)
+else:
+    def read(value): return json.loads(value)[field]
 consumer = Consumer(settings.consumer_config("docker-test-" + uuid.uuid4().hex))
 partitions = consumer.list_topics(topic, timeout=20).topics[topic].partitions
 ends, start = {}, []
@@ -75,7 +81,7 @@ values, deadline = [], time.monotonic() + 240
 while ends and time.monotonic() < deadline:
     message = consumer.poll(1)
     if message is not None and message.error() is None:
-        values.append(json.loads(message.value())[field])
+        values.append(read(message.value()))
     for tp in consumer.position([TopicPartition(topic, p) for p in list(ends)]):
         if tp.offset >= ends[tp.partition]:
             del ends[tp.partition]
@@ -179,7 +185,11 @@ class Stack:
         return stdout
 
     def read_topic(self, topic: str, field_name: str, service: str = "alert-mailer") -> list[Any]:
-        """Every record of ``topic`` (start to current end): the ``field_name`` of each."""
+        """Every record of ``topic`` (start to current end): the ``field_name`` of each.
+
+        Values are decoded as the catalogue says the topic is encoded (JSON, or T1 ticket lines,
+        which only a service with polars, the csv-ingestor, can decode).
+        """
         return list(json.loads(self.python(service, _READ_TOPIC, topic, field_name)))
 
     def stored_tickets(
