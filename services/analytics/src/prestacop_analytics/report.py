@@ -136,15 +136,17 @@ def _stamps(state: KeptState) -> dict[str, dict[str, Any]]:
         for name, coverage in state.inputs.items()
         if not name.startswith(f"{QUARANTINE}/")
     }
-    quarantine = [c for n, c in state.inputs.items() if n.startswith(f"{QUARANTINE}/")]
-    batches = [c.latest_batch for c in quarantine if c.latest_batch is not None]
+    quarantine = {
+        name.split("/", 1)[1]: coverage
+        for name, coverage in state.inputs.items()
+        if name.startswith(f"{QUARANTINE}/")
+    }
+    batches = [c.latest_batch for c in quarantine.values() if c.latest_batch is not None]
     stamps[QUARANTINE] = {
-        "files": sum(len(c.files) for c in quarantine),
-        "rows": sum(c.rows for c in quarantine),
+        "files": sum(len(c.files) for c in quarantine.values()),
+        "rows": sum(c.rows for c in quarantine.values()),
         "latest_batch": max(batches) if batches else None,
-        "sinks": {
-            n.split("/", 1)[1]: c.stamp() for n, c in state.inputs.items() if c in quarantine
-        },
+        "sinks": {sink: coverage.stamp() for sink, coverage in quarantine.items()},
     }
     return stamps
 
