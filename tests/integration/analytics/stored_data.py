@@ -21,6 +21,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from prestacop_shared.borough_points import borough_points
 from prestacop_shared.datasets import DATASETS, STATUS, TICKETS
 from prestacop_shared.events import (
     Alert,
@@ -31,7 +32,7 @@ from prestacop_shared.events import (
     Violation,
     ViolationSource,
 )
-from prestacop_shared.fleet import ARCHIVE_HOST, NYC_BOUNDS, drone_id
+from prestacop_shared.fleet import ARCHIVE_HOST, NYC_BOUNDS, borough_of_county, drone_id
 from prestacop_shared.spark import (
     CSV_OPTIONS,
     PARTITION_COLUMN,
@@ -123,12 +124,17 @@ def real_sample_tickets(nyc_data: Path) -> list[HistoricalTicket]:
 def _ticket(
     layout: TicketLayout, values: Sequence[str], source_file: str, line: int, rng: random.Random
 ) -> HistoricalTicket:
+    # Placed as the csv-ingestor places tickets: a point inside the ticket's own borough.
+    county = values[layout.fields.index("violation_county")]
+    points = borough_points()
+    borough = borough_of_county(county) or rng.choice(sorted(points))
+    latitude, longitude = rng.choice(points[borough])
     return ticket_from_source_row(
         layout,
         values,
         drone_id=drone_id("nypd", ARCHIVE_HOST, rng.randrange(ARCHIVE_DRONES)),
-        latitude=rng.uniform(NYC_BOUNDS.south, NYC_BOUNDS.north),
-        longitude=rng.uniform(NYC_BOUNDS.west, NYC_BOUNDS.east),
+        latitude=latitude,
+        longitude=longitude,
         source_file=source_file,
         source_line=line,
         event_id=f"{source_file}:{line}",
