@@ -42,6 +42,7 @@ from pathlib import Path
 import duckdb
 from confluent_kafka import Consumer, TopicPartition
 from references import passthrough
+from storage_log import committed_batches
 
 from prestacop_devkit.broker import LocalKafka, free_port
 from prestacop_devkit.jars import ensure_spark_kafka_jars
@@ -112,13 +113,7 @@ def reached(checkpoint: Path, topic: str, marks: dict[int, int]) -> bool:
 def batch_stats(log: Path) -> dict[str, tuple[int, float, int]]:
     """Per query: rows read, busy seconds (sum of trigger times), batches — from its log."""
     stats: dict[str, list[float]] = {}
-    for line in log.read_text(errors="replace").splitlines():
-        if '"batch committed"' not in line:
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for record in committed_batches(log):
         entry = stats.setdefault(record["query"], [0, 0.0, 0])
         entry[0] += int(record.get("rows_read") or 0)
         entry[1] += int(record.get("duration_ms") or 0) / 1000

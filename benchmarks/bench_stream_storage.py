@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import signal
 import subprocess
@@ -30,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka import Producer
+from storage_log import committed_batches
 
 from prestacop_devkit.broker import LocalKafka, free_port
 from prestacop_devkit.jars import ensure_spark_kafka_jars
@@ -95,13 +95,7 @@ def busy_rate(log: Path, query: str) -> tuple[float, int]:
     rows = 0
     busy_ms = 0
     batches = 0
-    for line in log.read_text(errors="replace").splitlines():
-        if '"batch committed"' not in line:
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for record in committed_batches(log):
         if record.get("query") == query and record.get("duration_ms"):
             rows += int(record["rows_read"])
             busy_ms += int(record["duration_ms"])

@@ -79,6 +79,18 @@ def _rule_failures(rule: FieldRule, value: Column) -> list[Column]:
     return failures
 
 
+def _kafka_columns() -> list[Column]:
+    """Where a record came from (``kafka_topic/partition/offset/timestamp``) and its value as
+    text (``raw_value``), the first columns of both the JSON and the T1 paths."""
+    return [
+        F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+        F.col("value").cast("string").alias("raw_value"),
+    ]
+
+
 def parse(kafka_records: DataFrame, dataset: Dataset) -> DataFrame:
     """Parse Kafka records of ``dataset``'s topic and judge each one.
 
@@ -93,11 +105,7 @@ def parse(kafka_records: DataFrame, dataset: Dataset) -> DataFrame:
     )
     raw = F.col("value").cast("string")
     with_json = kafka_records.select(
-        F.col("topic").alias("kafka_topic"),
-        F.col("partition").alias("kafka_partition"),
-        F.col("offset").alias("kafka_offset"),
-        F.col("timestamp").alias("kafka_timestamp"),
-        raw.alias("raw_value"),
+        *_kafka_columns(),
         # Exploding a one-element array is a barrier for the optimizer: without it the verdict
         # filter is pushed below this projection and from_json runs once per field it checks.
         F.explode(F.array(F.from_json(raw, schema, JSON_OPTIONS))).alias(PARSED_COLUMN),
@@ -225,14 +233,7 @@ def check_ticket_lines(kafka_records: DataFrame) -> DataFrame:
         the ticket fields then ``,<kafka_topic>,<kafka_partition>,<kafka_offset>``),
         ``event_date`` (typed date) and ``_rejected_because``.
     """
-    raw = F.col("value").cast("string")
-    records = kafka_records.select(
-        F.col("topic").alias("kafka_topic"),
-        F.col("partition").alias("kafka_partition"),
-        F.col("offset").alias("kafka_offset"),
-        F.col("timestamp").alias("kafka_timestamp"),
-        raw.alias("raw_value"),
-    )
+    records = kafka_records.select(*_kafka_columns())
     value = F.col("raw_value")
     day = F.try_to_date(F.substring(value, len(_T1_PREFIX) + 1, 10), "yyyy-MM-dd")
     plain = ~value.contains('"') & ~value.contains("\n") & ~value.contains("\r")
