@@ -40,7 +40,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "PRESTACOP_TOPIC_REPLICATION_FACTOR": "3",
             "DRONE_COUNT": "2",
             "STORAGE_TRIGGER_INTERVAL_S": "2",
-            "INGESTOR_MAX_ROWS_PER_S": "500",
+            # The large file takes ~50 s, read 64 KiB (~330 rows) at a time: still mid-file when
+            # a loaded machine's probe sees it started.
+            "INGESTOR_MAX_ROWS_PER_S": "200",
+            "INGESTOR_BLOCK_BYTES": "65536",
             "INGESTOR_COMMIT_INTERVAL_S": "1",
         },
         profiles=["spark-cluster", "kafka-cluster"],
@@ -139,6 +142,7 @@ def test_a_broker_stopped_mid_file_loses_no_record(stack: Stack) -> None:
     wait_for(mid_file, what="the ingestor to be part-way through the file", timeout_s=240)
     stack.run("stop", "kafka-2", timeout_s=120)
     try:
+        assert not stack.file_done(LARGE.name), "the file was done before kafka-2 stopped"
         wait_for(
             lambda: stack.file_done(LARGE.name), what="the file done on two brokers", timeout_s=600
         )

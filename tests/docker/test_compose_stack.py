@@ -55,8 +55,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "DRONE_VIOLATION_PROBABILITY": "0.3",
             "DRONE_ALERT_PROBABILITY": "0.3",
             "STORAGE_TRIGGER_INTERVAL_S": "2",
-            # The large file takes ~20 s: long enough to be killed mid-file.
-            "INGESTOR_MAX_ROWS_PER_S": "500",
+            # The large file takes ~50 s, read 64 KiB (~330 rows) at a time: it is still mid-file
+            # however slow the probes of a loaded machine are.
+            "INGESTOR_MAX_ROWS_PER_S": "200",
+            "INGESTOR_BLOCK_BYTES": "65536",
             "INGESTOR_COMMIT_INTERVAL_S": "1",
         },
     )
