@@ -23,6 +23,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -277,13 +278,26 @@ def _messages_in(bootstrap: str, topics: tuple[str, ...]) -> dict[str, int]:
     return counts
 
 
+def _mails_in(maildir: Path) -> int:
+    """Emails the demo's SMTP server has delivered to its Maildir, read or not."""
+    return sum(1 for folder in ("new", "cur") for _ in (maildir / folder).glob("*"))
+
+
+def _every_alert_mailed(bootstrap: str, maildir: Path) -> Callable[[], bool]:
+    """Whether the Maildir holds an email for each alert in Kafka (the summary's own counts)."""
+
+    def every_alert_mailed() -> bool:
+        alerts = _messages_in(bootstrap, (topics.DRONE_ALERTS,))[topics.DRONE_ALERTS]
+        return _mails_in(maildir) >= alerts
+
+    return every_alert_mailed
+
+
 def _summary(options: DemoOptions, bootstrap: str, report_dir: Path, resolved: int) -> str:
     workdir = options.workdir.resolve()
     sent = _messages_in(bootstrap, (*DRONE_TOPICS, topics.NYPD_TICKETS_DLQ))
     sent[topics.DRONE_STATUS] -= len(MALFORMED_SAMPLES)
-    mails = len(list((workdir / "mail" / "new").glob("*"))) + len(
-        list((workdir / "mail" / "cur").glob("*"))
-    )
+    mails = _mails_in(workdir / "mail")
     manifest = json.loads((report_dir / "manifest.json").read_text(encoding="utf-8"))
     inputs = manifest.get("inputs", {})
     top_codes = json.loads((report_dir / "top_violation_codes.json").read_text(encoding="utf-8"))
@@ -387,6 +401,7 @@ def run_demo(options: DemoOptions) -> int:
                 mailer_url=f"http://127.0.0.1:{ports.mailer_api}",
                 token=token,
                 first_report=[_bin("prestacop-analytics"), "run"],
+                every_alert_mailed=_every_alert_mailed(broker.bootstrap_servers, workdir / "mail"),
             )
             try:
                 resolved = run_fleet(plan, view)

@@ -2,8 +2,9 @@
 
 The run ends when ``duration_s`` is up, after the demo has played the operator on a few alerts
 through the operator API; with ``keep_running`` it goes on until the user's first Ctrl-C (a
-second one stops at once). Either way stream-storage is stopped first, alone, so Spark ends its
-micro-batch before honcho stops the rest. A service that exits on its own stops the run, and
+second one stops at once). Either way the run winds down in order: the drones stop first, the
+alert-mailer gets time to email the last alerts they sent, then stream-storage stops alone, so
+Spark ends its micro-batch, before honcho stops the rest. A service that exits on its own stops the run, and
 the error names its log file and shows its last lines.
 """
 
@@ -30,6 +31,10 @@ from prestacop_devkit.demo_view import ViewThread
 log = logging.getLogger(__name__)
 
 STORAGE_STOP_TIMEOUT_S = 120.0
+DRONES_STOP_TIMEOUT_S = 30.0
+DELIVERY_TIMEOUT_S = 60.0
+"""How long the run waits, once the drones have stopped, for the email of every alert they sent."""
+DRONES = "drones"
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,9 @@ class FleetPlan:
     mailer_url: str
     token: str
     first_report: Sequence[str] = ()
+    every_alert_mailed: Callable[[], bool] | None = None
+    """Once the drones have stopped: whether each alert they sent has its email. The run waits
+    for it (up to ``DELIVERY_TIMEOUT_S``) before it stops the alert-mailer."""
     """With ``keep_running``: the command that writes a report once ``duration_s`` is up, so the
     dashboard has one while everything keeps running (its stderr goes to
     ``<logs_dir>/analytics-first-report.log``)."""
@@ -82,6 +90,35 @@ def _resolve_some_alerts(mailer_url: str, token: str, count: int = 3) -> int:
             "could not resolve alerts through the operator API", extra={"error": str(error)}
         )
     return resolved
+
+
+def _stop_alone(manager: _Manager, name: str, timeout_s: float) -> bool:
+    """SIGTERM one process, the others running on; return whether it exited within ``timeout_s``."""
+    manager.retired.add(name)
+    pid = manager._processes.get(name, {}).get("pid")
+    if pid is None:
+        return True
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if "returncode" in manager._processes[name]:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    """Poll ``condition`` each second until it holds (true) or ``timeout_s`` is up (false)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if condition():
+                return True
+        except Exception as error:  # noqa: BLE001 - a probe that fails is a "not yet"
+            log.warning("probe failed", extra={"error": str(error)})
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(1.0)
 
 
 def _stop_storage_first(manager: honcho.manager.Manager) -> None:
@@ -162,6 +199,15 @@ class _Manager(honcho.manager.Manager):  # type: ignore[misc]
     def __init__(self, printer: LogFiles, on_interrupt: Callable[[], None] | None) -> None:
         super().__init__(printer=printer)
         self._on_interrupt = on_interrupt
+        self.retired: set[str] = set()
+        """Processes the demo stops one by one while the rest run on (honcho would stop all)."""
+
+    def _any_stopped(self) -> bool:
+        return any(
+            process.get("returncode") is not None
+            for name, process in self._processes.items()
+            if name not in self.retired
+        )
 
     def _hang_up(self, _signum: int, _frame: object) -> None:
         self._system_print("SIGHUP received\n")
@@ -186,7 +232,7 @@ class _Run:
         self.fleet_over = threading.Event()
         self.resolved: int | None = None
         self.ended_by_demo = False
-        self.manager: honcho.manager.Manager | None = None
+        self.manager: _Manager | None = None
 
     def interrupt(self) -> None:
         """Ctrl-C with ``keep_running``: the first ends the run, a second stops at once."""
@@ -224,9 +270,19 @@ class _Run:
             self.finish.wait()
             if self.fleet_over.is_set():
                 return
-        self.view.note(f"demo: ending the run ({played}), stopping the services …")
         self.ended_by_demo = True
         assert self.manager is not None  # noqa: S101 - set before the timer starts
+        self.view.note(f"demo: ending the run ({played}), stopping the drones …")
+        if not _stop_alone(self.manager, DRONES, DRONES_STOP_TIMEOUT_S):
+            self.view.note(f"demo: the drones did not stop within {DRONES_STOP_TIMEOUT_S:.0f} s")
+        if self.plan.every_alert_mailed is not None:
+            self.view.note("demo: waiting for the alert-mailer to email the last alerts …")
+            if not _wait_until(self.plan.every_alert_mailed, DELIVERY_TIMEOUT_S):
+                self.view.note(
+                    f"demo: some alerts still have no email after {DELIVERY_TIMEOUT_S:.0f} s; "
+                    "the alert-mailer sends them when it next starts"
+                )
+        self.view.note("demo: stopping the services …")
         _stop_storage_first(self.manager)
 
     def _storage_has_stored(self) -> bool:
