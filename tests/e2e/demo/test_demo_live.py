@@ -24,6 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.e2e.demo.test_demo import (
@@ -83,7 +84,26 @@ class TmuxScreen:
         return None if found is None else int(found.group(1))
 
     def close(self) -> None:
+        """Stop the tmux server and wait until the pane's shell is gone.
+
+        The shell's command line names the demo's folder, and ``kill-server`` returns before
+        the shell has died: without the wait, the check for processes left behind found it.
+        """
+        panes = subprocess.run(
+            ["tmux", "-L", self.socket, "list-panes", "-a", "-F", "#{pane_pid}"],
+            check=False, capture_output=True, text=True,
+        ).stdout.split()  # fmt: skip
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], check=False)
+        shells = []
+        for pid in panes:
+            try:
+                shells.append(psutil.Process(int(pid)))
+            except psutil.NoSuchProcess:
+                continue
+        _, alive = psutil.wait_procs(shells, timeout=10)
+        for shell in alive:
+            shell.kill()
+        psutil.wait_procs(alive, timeout=10)
 
 
 class PtyScreen:

@@ -35,6 +35,8 @@ DRONES_STOP_TIMEOUT_S = 30.0
 DELIVERY_TIMEOUT_S = 60.0
 """How long the run waits, once the drones have stopped, for the email of every alert they sent."""
 DRONES = "drones"
+WIND_DOWN = "wind-down"
+"""The key of the live view's one note line for the steps that end the run."""
 
 
 @dataclass(frozen=True)
@@ -272,17 +274,29 @@ class _Run:
                 return
         self.ended_by_demo = True
         assert self.manager is not None  # noqa: S101 - set before the timer starts
-        self.view.note(f"demo: ending the run ({played}), stopping the drones …")
+        # One line for the whole wind-down, each step replacing the last: the live view shows
+        # only its last few notes, and the user's Ctrl-C note must stay among them.
+        step = WIND_DOWN
+        self.view.note(f"demo: ending the run ({played}), stopping the drones …", key=step)
+        problems = []
         if not _stop_alone(self.manager, DRONES, DRONES_STOP_TIMEOUT_S):
-            self.view.note(f"demo: the drones did not stop within {DRONES_STOP_TIMEOUT_S:.0f} s")
+            problems.append(f"the drones did not stop within {DRONES_STOP_TIMEOUT_S:.0f} s")
         if self.plan.every_alert_mailed is not None:
-            self.view.note("demo: waiting for the alert-mailer to email the last alerts …")
+            self.view.note(
+                f"demo: ending the run ({played}), the drones stopped; waiting for the "
+                "alert-mailer to email the last alerts …",
+                key=step,
+            )
             if not _wait_until(self.plan.every_alert_mailed, DELIVERY_TIMEOUT_S):
-                self.view.note(
-                    f"demo: some alerts still have no email after {DELIVERY_TIMEOUT_S:.0f} s; "
-                    "the alert-mailer sends them when it next starts"
+                problems.append(
+                    f"some alerts still have no email after {DELIVERY_TIMEOUT_S:.0f} s (the "
+                    "alert-mailer sends them when it next starts)"
                 )
-        self.view.note("demo: stopping the services …")
+        self.view.note(
+            f"demo: ending the run ({played}){''.join(f'; {p}' for p in problems)}; "
+            "stopping the services …",
+            key=step,
+        )
         _stop_storage_first(self.manager)
 
     def _storage_has_stored(self) -> bool:
