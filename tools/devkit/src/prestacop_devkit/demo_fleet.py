@@ -3,9 +3,9 @@
 The run ends when ``duration_s`` is up, after the demo has played the operator on a few alerts
 through the operator API; with ``keep_running`` it goes on until the user's first Ctrl-C (a
 second one stops at once). Either way the run winds down in order: the drones stop first, the
-alert-mailer gets time to email the last alerts they sent, then stream-storage stops alone, so
-Spark ends its micro-batch, before honcho stops the rest. A service that exits on its own stops the run, and
-the error names its log file and shows its last lines.
+alert-mailer gets time to email the last alerts they sent, then stream-storage stops alone (so
+Spark ends its micro-batch), then honcho stops the rest. A service that exits on its own stops
+the run, and the error names its log file and shows its last lines.
 """
 
 from __future__ import annotations
@@ -51,12 +51,12 @@ class FleetPlan:
     mailer_url: str
     token: str
     first_report: Sequence[str] = ()
-    every_alert_mailed: Callable[[], bool] | None = None
-    """Once the drones have stopped: whether each alert they sent has its email. The run waits
-    for it (up to ``DELIVERY_TIMEOUT_S``) before it stops the alert-mailer."""
     """With ``keep_running``: the command that writes a report once ``duration_s`` is up, so the
     dashboard has one while everything keeps running (its stderr goes to
     ``<logs_dir>/analytics-first-report.log``)."""
+    every_alert_mailed: Callable[[], bool] | None = None
+    """Once the drones have stopped: whether each alert they sent has its email. The run waits
+    for it (up to ``DELIVERY_TIMEOUT_S``) before it stops the alert-mailer."""
 
 
 class FleetStopped(Exception):
@@ -283,8 +283,8 @@ class _Run:
             problems.append(f"the drones did not stop within {DRONES_STOP_TIMEOUT_S:.0f} s")
         if self.plan.every_alert_mailed is not None:
             self.view.note(
-                f"demo: ending the run ({played}), the drones stopped; waiting for the "
-                "alert-mailer to email the last alerts …",
+                f"demo: ending the run ({played}), waiting for the alert-mailer to email the "
+                "last alerts …",
                 key=step,
             )
             if not _wait_until(self.plan.every_alert_mailed, DELIVERY_TIMEOUT_S):
