@@ -42,7 +42,7 @@ from pathlib import Path
 import duckdb
 from confluent_kafka import Consumer, TopicPartition
 from references import passthrough
-from storage_log import committed_batches
+from storage_log import committed_batches, wait_until_stored
 
 from prestacop_devkit.broker import LocalKafka, free_port
 from prestacop_devkit.jars import ensure_spark_kafka_jars
@@ -364,19 +364,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
         dataset_checkpoints = data_dir / "_checkpoints"
         store_checkpoint = TICKETS.checkpoint_dir(dataset_checkpoints)
         quarantine_checkpoint = TICKETS.quarantine_checkpoint_dir(dataset_checkpoints)
-        stored_at: dict[str, float] = {}
-        deadline = time.monotonic() + 3600
-        while len(stored_at) < 2 and time.monotonic() < deadline:
-            now = time.monotonic()
-            for name, checkpoint in (
-                ("store", store_checkpoint),
-                ("quarantine", quarantine_checkpoint),
-            ):
-                if name not in stored_at and reached(checkpoint, topic, marks):
-                    stored_at[name] = now
-            if storage.poll() is not None:
-                raise RuntimeError(f"stream-storage exited:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        stored_at = wait_until_stored(
+            {"store": store_checkpoint, "quarantine": quarantine_checkpoint},
+            lambda checkpoint: reached(checkpoint, topic, marks),
+            storage,
+            log,
+        )
         sampler.done.set()
         storage.send_signal(signal.SIGTERM)
         storage.wait(timeout=300)

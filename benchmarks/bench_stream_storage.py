@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka import Producer
-from storage_log import committed_batches
+from storage_log import committed_batches, wait_until_stored
 
 from prestacop_devkit.broker import LocalKafka, free_port
 from prestacop_devkit.jars import ensure_spark_kafka_jars
@@ -154,19 +154,13 @@ def main() -> None:
 
             print(f"producing {rows:,} tickets (~{mean_bytes:.0f} B of T1 each)...", flush=True)
             produce_start, produce_end = produce(bootstrap, topic, rows, templates)
-            stored_at: dict[str, float] = {}
-            deadline = time.monotonic() + 3600
-            while len(stored_at) < 2 and time.monotonic() < deadline:
-                now = time.monotonic()
-                for name, checkpoint in (
-                    ("store", store_checkpoint),
-                    ("quarantine", quarantine_checkpoint),
-                ):
-                    if name not in stored_at and committed_record_count(checkpoint) >= rows:
-                        stored_at[name] = now
-                if service.poll() is not None:
-                    raise RuntimeError(f"stream-storage exited:\n{log.read_text()[-3000:]}")
-                time.sleep(0.1)
+            stored_at = wait_until_stored(
+                {"store": store_checkpoint, "quarantine": quarantine_checkpoint},
+                lambda checkpoint: committed_record_count(checkpoint) >= rows,
+                service,
+                log,
+                poll_s=0.1,
+            )
             service.send_signal(signal.SIGTERM)
             exit_code = service.wait(timeout=300)
 

@@ -10,7 +10,9 @@ from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from prestacop_shared import topics
+from prestacop_shared.events import Violation
 from prestacop_shared.kafka import KafkaSettings
+from prestacop_shared.serde import decode
 from prestacop_shared.topic_admin import ensure_topics
 
 
@@ -131,3 +133,14 @@ def consume_all(
     finally:
         consumer.close()
     return records
+
+
+def violations_in_kafka(settings: KafkaSettings, expected: int) -> list[Violation]:
+    """The committed violation events (``expected`` of them, or a few seconds of silence)."""
+    records = consume_all(
+        settings,
+        settings.topic(topics.DRONE_VIOLATIONS),
+        expected=expected,
+        timeout_s=20 if expected else 5,
+    )
+    return [decode(Violation, record.value) for record in records]

@@ -21,11 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from prestacop_shared import topics
 from prestacop_shared.boroughs import geojson_text
-from prestacop_shared.events import Alert, AlertReason, Violation, ViolationSource
+from prestacop_shared.events import Alert, AlertReason, ViolationSource
 from prestacop_shared.kafka import KafkaSettings
-from prestacop_shared.serde import decode
 from tests.integration.alert_mailer.harness import (
     AUTH,
     OPERATOR_TOKEN,
@@ -34,7 +32,7 @@ from tests.integration.alert_mailer.harness import (
     produce_alerts,
 )
 from tests.support.browser import Browser, Page, find_chromium
-from tests.support.kafka import consume_all
+from tests.support.kafka import violations_in_kafka
 from tests.support.smtp import RecordingSMTPServer
 
 pytestmark = [
@@ -95,17 +93,6 @@ def _expected_svg_point(latitude: float, longitude: float) -> tuple[float, float
     cos = math.cos(math.radians((north + south) / 2))
     k = (width - 2 * pad) / ((east - west) * cos)
     return pad + (longitude - west) * cos * k, pad + (north - latitude) * k
-
-
-def _violations(settings: KafkaSettings, expected: int) -> list[Violation]:
-    records = consume_all(
-        settings,
-        settings.topic(topics.DRONE_VIOLATIONS),
-        expected=expected,
-        timeout_s=20 if expected else 5,
-        idle_s=3,
-    )
-    return [decode(Violation, record.value) for record in records]
 
 
 def _record_timing(repo_root: Path, what: str, seconds: float) -> None:
@@ -205,7 +192,7 @@ def test_a_new_alert_shows_live_on_the_map_and_resolving_it_publishes_one_violat
     )
     assert desk.evaluate(f"!{_row(alert.alert_id)}")
 
-    (violation,) = _violations(kafka_settings, expected=1)
+    (violation,) = violations_in_kafka(kafka_settings, expected=1)
     assert (violation.alert_id, violation.violation_code) == (alert.alert_id, 21)
     assert (violation.source, violation.plate_id) == (ViolationSource.OPERATOR, "TSQ1234")
     assert (violation.latitude, violation.longitude) == (latitude, longitude)
@@ -277,5 +264,5 @@ def test_html_in_an_alert_stays_text_and_wrong_or_stale_actions_show_the_api_mes
         "Already resolved by someone else: bob, code 40 (FIRE HYDRANT) at "
     ), _message(desk)
     assert desk.evaluate(f"!{_row(hostile.alert_id)}")
-    (violation,) = _violations(kafka_settings, expected=1)
+    (violation,) = violations_in_kafka(kafka_settings, expected=1)
     assert (violation.alert_id, violation.violation_code) == (hostile.alert_id, 40)

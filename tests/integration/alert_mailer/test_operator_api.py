@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from prestacop_shared import topics
-from prestacop_shared.events import AlertResolution, Violation, ViolationSource
+from prestacop_shared.events import AlertResolution, ViolationSource
 from prestacop_shared.kafka import KafkaSettings
 from prestacop_shared.serde import decode
 from tests.integration.alert_mailer.harness import (
@@ -18,24 +18,13 @@ from tests.integration.alert_mailer.harness import (
     metric,
     produce_alerts,
 )
-from tests.support.kafka import consume_all
+from tests.support.kafka import consume_all, violations_in_kafka
 from tests.support.smtp import RecordingSMTPServer
 
 pytestmark = pytest.mark.integration
 
 READ_TOKEN = "test-read-token-0123456789abcdef"  # noqa: S105 - test-only token
 READ_AUTH = {"Authorization": f"Bearer {READ_TOKEN}"}
-
-
-def _violations(settings: KafkaSettings, expected: int) -> list[Violation]:
-    # Nothing expected: a few seconds of silence prove no committed event is there.
-    records = consume_all(
-        settings,
-        settings.topic(topics.DRONE_VIOLATIONS),
-        expected=expected,
-        timeout_s=20 if expected else 5,
-    )
-    return [decode(Violation, record.value) for record in records]
 
 
 def test_resolving_an_alert_publishes_one_operator_violation(
@@ -57,7 +46,7 @@ def test_resolving_an_alert_publishes_one_operator_violation(
     assert unknown_code.status_code == 422
     assert "violation code 100 is not in the DOF" in unknown_code.text
     assert unknown_alert.status_code == 404
-    assert _violations(kafka_settings, expected=0) == []
+    assert violations_in_kafka(kafka_settings, expected=0) == []
 
     created = httpx.post(resolve, json=decision, headers=AUTH)
     assert created.status_code == 201, created.text
@@ -67,7 +56,7 @@ def test_resolving_an_alert_publishes_one_operator_violation(
     assert again.status_code == 409
     assert again.json()["resolution"] == created.json()
 
-    (violation,) = _violations(kafka_settings, expected=1)
+    (violation,) = violations_in_kafka(kafka_settings, expected=1)
     assert violation.event_id == created.json()["violation_event_id"]
     assert (violation.violation_code, violation.source) == (21, ViolationSource.OPERATOR)
     assert (violation.alert_id, violation.drone_id) == (alert.alert_id, alert.drone_id)
@@ -95,7 +84,7 @@ def test_resolving_an_alert_publishes_one_operator_violation(
     mailer.start()
     after_restart = httpx.post(resolve, json=decision, headers=AUTH)
     assert after_restart.status_code == 409
-    violations = _violations(kafka_settings, expected=2)
+    violations = violations_in_kafka(kafka_settings, expected=2)
     assert sorted(v.alert_id or "" for v in violations) == sorted(
         [alert.alert_id, unplated.alert_id]
     )
