@@ -2,13 +2,14 @@
 
 stream-storage writes these folders and analytics reads them; both take the names from here.
 Layout under the data directory (``STORAGE_DATA_DIR`` / ``ANALYTICS_DATA_DIR``), each folder one
-Spark file sink with its own ``_spark_metadata`` log, partitioned by ``event_date=YYYY-MM-DD``::
+Spark file sink with its own ``_spark_metadata`` log, partitioned by ``event_date=YYYY-MM-DD``
+(:class:`PartitionRule`)::
 
     drone_msg/status/             drone.status               date of emitted_at (UTC)
     drone_msg/violations/         drone.violations           date of emitted_at (UTC)
     drone_msg/alerts/             drone.alerts               date of emitted_at (UTC)
     drone_msg/alert_resolutions/  drone.alert-resolutions    date of emitted_at (UTC)
-    archived_nypd_msg/            nypd.tickets               issue date, else emitted_at
+    archived_nypd_msg/            nypd.tickets               first day of the issue month
     quarantine/<dataset>/         messages of that dataset's topic that did not fit its model,
                                   partitioned by the date of their Kafka timestamp
 
@@ -78,10 +79,16 @@ class PartitionRule(StrEnum):
     """Which date a stored row is filed under (its ``event_date`` partition)."""
 
     EMITTED_DATE = "emitted_date"
-    """The UTC date of ``emitted_at``."""
-    ISSUE_DATE = "issue_date"
-    """A ticket's issue date (see :func:`prestacop_shared.spark.issue_day`), else the UTC
-    date of ``emitted_at`` when the issue date is missing or not a calendar date."""
+    """The UTC date of ``emitted_at``: one folder per day."""
+    ISSUE_MONTH = "issue_month"
+    """The first day of the month of a ticket's date, one folder per month. The ticket's date is
+    the one its T1 value carries (``prestacop_shared.ticket_lines``): the issue date when it is a
+    calendar date, else the UTC date of ``emitted_at``; the day itself stays in ``issue_date``.
+
+    By month, not by day: a fiscal year's tickets span about 365 days, so per-day folders made
+    every storage task keep one file open per day (≈ 730 files per batch on 2 cores). Measured
+    with Spark writing 1M T1 values from Kafka on 2 cores, partitioned by day took 11.9 s, by
+    month 2.6 s, unpartitioned 2.2 s; the analytics scan reads fewer, larger files too."""
 
 
 @dataclass(frozen=True)
@@ -105,9 +112,9 @@ class Dataset:
     layout: FileLayout = FileLayout.CSV_WITH_HEADER
 
     @property
-    def dated_by_issue_date(self) -> bool:
-        """Whether rows are partitioned by the ticket's issue date instead of ``emitted_at``."""
-        return self.partition_rule is PartitionRule.ISSUE_DATE
+    def filed_by_month(self) -> bool:
+        """Whether rows are filed under the first day of their month instead of their day."""
+        return self.partition_rule is PartitionRule.ISSUE_MONTH
 
     @property
     def dead_letter_topic(self) -> str | None:
@@ -170,7 +177,7 @@ TICKETS: Final = Dataset(
     topics.NYPD_TICKETS,
     HistoricalTicket,
     TICKETS_FOLDER,
-    PartitionRule.ISSUE_DATE,
+    PartitionRule.ISSUE_MONTH,
     FileLayout.CSV_HEADER_BESIDE,
 )
 

@@ -17,7 +17,7 @@ from prestacop_shared import datasets, topics
 from prestacop_shared.kafka import KafkaSettings
 from prestacop_shared.sink_log import committed_files
 from prestacop_shared.spark import read_dataset, stored_schema
-from prestacop_shared.ticket_lines import encode_ticket
+from prestacop_shared.ticket_lines import encode_ticket, event_date_of
 from prestacop_shared.tickets import (
     HistoricalTicket,
     TicketLayout,
@@ -113,6 +113,22 @@ def test_spark_reads_every_real_row_back_to_its_source_text(
         for row in frame.collect()  # type: ignore[misc]
     ]
     _check_source_text(stored, tickets)  # type: ignore[arg-type]
+
+
+def test_every_real_row_is_filed_under_the_first_day_of_its_issue_month(
+    spark: SparkSession, stored: Stored
+) -> None:
+    # The catalogue's rule (PartitionRule.ISSUE_MONTH): the month of the T1 value's date, which
+    # is the issue date, else emitted_at's date (real rows hold issue dates that are no day).
+    frame = read_dataset(spark, TICKETS.output_dir(stored.data_dir), TICKETS.model)
+    filed = {}
+    for row in frame.collect():
+        ticket = samples.from_stored(HistoricalTicket, row.asDict())
+        filed[ticket.event_id] = (row["event_date"], event_date_of(ticket).replace(day=1))  # type: ignore[union-attr]
+    assert len(filed) == sum(len(source.rows) for source in stored.sources.values())
+    wrong = {event_id: pair for event_id, pair in filed.items() if pair[0] != pair[1]}
+    assert not wrong, list(wrong.items())[:5]
+    assert all(found.day == 1 for found, _ in filed.values())
 
 
 def test_duckdb_reads_the_committed_headerless_files_back_to_the_source_text(

@@ -103,8 +103,8 @@ def test_folders_are_the_documented_layout() -> None:
     assert datasets.STATUS.quarantine_folder == PurePosixPath("quarantine/status")
 
 
-def test_only_tickets_are_partitioned_by_issue_date_and_have_a_dead_letter_topic() -> None:
-    by_issue = [d.name for d in DATASETS.values() if d.partition_rule is PartitionRule.ISSUE_DATE]
+def test_only_tickets_are_partitioned_by_issue_month_and_have_a_dead_letter_topic() -> None:
+    by_issue = [d.name for d in DATASETS.values() if d.partition_rule is PartitionRule.ISSUE_MONTH]
     assert by_issue == ["tickets"]
     assert datasets.TICKETS.dead_letter_topic == topics.NYPD_TICKETS_DLQ
     assert datasets.ALERTS.dead_letter_topic == topics.DRONE_ALERTS_DLQ

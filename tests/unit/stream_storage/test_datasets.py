@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from prestacop_shared import topics
-from prestacop_shared.datasets import HEADER_FILE, FileLayout, files_carry_header
+from prestacop_shared.datasets import HEADER_FILE, FileLayout, PartitionRule, files_carry_header
 from prestacop_shared.events import Alert, AlertResolution, DroneStatus, Violation
 from prestacop_shared.exceptions import PrestacopError
 from prestacop_shared.spark import (
@@ -63,8 +63,13 @@ def test_stored_columns_are_the_model_fields_then_kafka_position_then_date(name:
     assert dataset.stored_columns == tuple(stored_schema(dataset.model).fieldNames())
 
 
-def test_only_tickets_are_dated_by_issue_date() -> None:
-    assert [d.name for d in DATASETS.values() if d.dated_by_issue_date] == ["tickets"]
+def test_drone_events_are_filed_by_day_and_tickets_by_month() -> None:
+    assert [d.name for d in DATASETS.values() if d.filed_by_month] == ["tickets"]
+    # transform.event_date files every JSON (CSV-with-header) dataset by emitted_at's day.
+    json_rules = {
+        d.partition_rule for d in DATASETS.values() if d.layout is FileLayout.CSV_WITH_HEADER
+    }
+    assert json_rules == {PartitionRule.EMITTED_DATE}
 
 
 def test_quarantine_keeps_where_what_and_why() -> None:

@@ -15,7 +15,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from prestacop_shared.spark import PARTITION_COLUMN, issue_day, spark_schema
+from prestacop_shared.spark import PARTITION_COLUMN, spark_schema
 from prestacop_shared.tickets import HistoricalTicket
 from prestacop_stream_storage.datasets import QUARANTINE_COLUMNS, Dataset
 from prestacop_stream_storage.rules import FieldRule, model_rules
@@ -139,21 +139,17 @@ def parse(kafka_records: DataFrame, dataset: Dataset) -> DataFrame:
         *[column.alias(name) for name, column in fields.items()],
         reason.alias(VERDICT_COLUMN),
     )
-    return parsed.withColumn(PARTITION_COLUMN, event_date(dataset))
+    return parsed.withColumn(PARTITION_COLUMN, event_date())
 
 
-def event_date(dataset: Dataset) -> Column:
-    """The partition date of a parsed row.
+def event_date() -> Column:
+    """The partition date of a parsed (JSON) row: the UTC date of ``emitted_at``.
 
-    Follows the dataset's :class:`~prestacop_shared.datasets.PartitionRule`. Drone events: the
-    UTC date of ``emitted_at``. Tickets: the issue date (:func:`prestacop_shared.spark.issue_day`),
-    falling back to the UTC date of ``emitted_at`` when the issue date is missing or not a
-    calendar date (e.g. ``13/45/2016``), so every ticket gets a partition.
+    :attr:`~prestacop_shared.datasets.PartitionRule.EMITTED_DATE`, the rule of every JSON
+    dataset (a unit test holds the catalogue to it); tickets arrive as T1 lines and are filed
+    by :func:`check_ticket_lines`.
     """
-    emitted_on = F.to_date(F.col("emitted_at"))
-    if not dataset.dated_by_issue_date:
-        return emitted_on
-    return F.coalesce(issue_day(F.col("issue_date")), emitted_on)
+    return F.to_date(F.col("emitted_at"))
 
 
 def stored_rows(parsed: DataFrame, dataset: Dataset) -> DataFrame:
@@ -231,7 +227,9 @@ def check_ticket_lines(kafka_records: DataFrame) -> DataFrame:
     Returns:
         The Kafka columns and ``raw_value`` (as :func:`parse`), ``value`` (the line to store:
         the ticket fields then ``,<kafka_topic>,<kafka_partition>,<kafka_offset>``),
-        ``event_date`` (typed date) and ``_rejected_because``.
+        ``event_date`` (the first day of the month of the value's date, typed date:
+        :attr:`~prestacop_shared.datasets.PartitionRule.ISSUE_MONTH`) and
+        ``_rejected_because``.
     """
     records = kafka_records.select(*_kafka_columns())
     value = F.col("raw_value")
@@ -263,7 +261,8 @@ def check_ticket_lines(kafka_records: DataFrame) -> DataFrame:
     return records.select(
         "*",
         line.alias(TICKET_LINE_COLUMN),
-        day.alias(PARTITION_COLUMN),
+        # PartitionRule.ISSUE_MONTH: the month of the value's date (its first day).
+        F.trunc(day, "month").alias(PARTITION_COLUMN),
         reason.alias(VERDICT_COLUMN),
     )
 
