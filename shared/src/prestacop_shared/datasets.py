@@ -26,8 +26,9 @@ position, see ``TICKET-LINES-SPEC``): the files hold no header; the header is th
 its query starts. A reader tells the two apart with :func:`files_carry_header`, so folders
 written either way (older stores, test fixtures written by the CSV sink) read alike.
 
-Checkpoints of stream-storage's queries live under its checkpoint root as ``<dataset>/`` and
-``quarantine/<dataset>/``.
+Checkpoints of stream-storage's queries live under its checkpoint root as ``<dataset>/`` and,
+for the drone datasets' separate quarantine queries, ``quarantine/<dataset>/`` (tickets are
+stored and quarantined by one query, under ``tickets/``).
 """
 
 from __future__ import annotations

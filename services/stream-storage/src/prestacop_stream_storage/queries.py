@@ -1,22 +1,28 @@
-"""The streaming queries: per dataset, one that stores valid rows and one that quarantines.
+"""The streaming queries: each dataset's valid rows stored, the rest quarantined, exactly once.
 
-Both read the dataset's topic from the earliest offset (for a new query; afterwards the
-checkpoint decides), judge it the same way and keep complementary halves
-(:mod:`prestacop_stream_storage.transform`). Each writes with a Spark file sink under its
-own checkpoint: the drone datasets and the quarantines with the CSV sink (header in every
-file); tickets with the text sink, the arriving CSV line as is, no header in the files
+A query reads its dataset's topic from the earliest offset (for a new query; afterwards the
+checkpoint decides), judges each record and splits the verdict into complementary halves
+(:mod:`prestacop_stream_storage.transform`). Both halves are written by Spark's own file sink
+(``FileStreamSink``: the part files, then the batch's entry in the folder's ``_spark_metadata``
+log): the drone datasets and the quarantines as CSV (header in every file); tickets as text,
+the arriving CSV line as is, no header in the files
 (:attr:`~prestacop_shared.datasets.FileLayout.CSV_HEADER_BESIDE`: the header is written to
 ``<folder>/_header.csv`` first, atomically, by :func:`write_header_file`).
 
-Delivery guarantee: exactly-once from Kafka to files, per query. A micro-batch's offsets are
-logged in the checkpoint before it runs, its files are listed in the sink's ``_spark_metadata``
-log only once all are written, and a restarted query re-runs the last uncommitted batch with the
-same offsets. Readers that load the folder through Spark (``read_dataset``/``read_quarantine``)
-see only files listed in that log, so files of an interrupted batch are never read. The price
-of two queries is that every record is read and judged twice; the gain is that neither half
-needs a hand-made commit protocol (a ``foreachBatch`` writing both would lose the sink log).
-For tickets the judging is a prefix test, a date and one regex pass, so the second read is
-cheap (measured by ``benchmarks/bench_bulk.py``).
+* Tickets (the bulk topic): one query, whose micro-batch writes both folders
+  (:class:`TicketSinks`): each record is read from Kafka and checked once, and a batch with no
+  rejected record (the usual one) costs the quarantine nothing but its empty log entry.
+* Drone datasets (small, JSON): two queries, each with its own checkpoint and Spark's file
+  sink, one storing the valid rows and one the quarantined ones.
+
+Delivery guarantee: exactly-once from Kafka to files. A micro-batch's offsets are logged in
+the checkpoint before it runs, a sink lists a batch's files in its ``_spark_metadata`` log only
+once all are written, and a restarted query re-runs the last uncommitted batch with the same
+id and offsets. A file sink skips a batch id its log already holds, so after a crash between
+the two halves of a ticket batch the re-run writes only the missing half. Readers that load a
+folder through Spark (``read_dataset``/``read_quarantine``) or its log
+(``sink_log.committed_files``) see only committed files, so files of an interrupted batch are
+never read.
 """
 
 from __future__ import annotations
@@ -24,18 +30,22 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
+from py4j.java_collections import ListConverter, MapConverter  # type: ignore[import-untyped]
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
 from prestacop_shared.datasets import FileLayout
 from prestacop_shared.kafka import KafkaSettings
+from prestacop_shared.sink_log import latest_batch
 from prestacop_shared.spark import CSV_OPTIONS, PARTITION_COLUMN, header_line, stored_schema
 from prestacop_stream_storage.config import Settings
 from prestacop_stream_storage.datasets import DATASETS, Dataset
-from prestacop_stream_storage.exceptions import CheckpointMismatchError
+from prestacop_stream_storage.exceptions import CheckpointMismatchError, StreamStorageError
 from prestacop_stream_storage.transform import (
+    VERDICT_COLUMN,
     check_ticket_lines,
     parse,
     quarantined_rows,
@@ -80,6 +90,17 @@ def check_pairing(checkpoint: Path, output: Path) -> None:
             f"checkpoint {checkpoint} has committed batches but {output} has no sink log: "
             "restore the output folder, or move the checkpoint away to store again"
         )
+    if sink_batches and planned and _newest(sink_batches) > _newest(planned):
+        # The sink would skip the checkpoint's next batches as already written.
+        raise CheckpointMismatchError(
+            f"{output} holds batch {_newest(sink_batches)}, newer than any checkpoint "
+            f"{checkpoint} planned ({_newest(planned)}): restore that output's checkpoint, "
+            "or move the output folder away to store again"
+        )
+
+
+def _newest(entries: list[str]) -> int:
+    return max(int(entry.split(".", 1)[0]) for entry in entries)
 
 
 def kafka_source(
@@ -125,18 +146,9 @@ def _start_sink(
     output: Path,
     checkpoint: Path,
     trigger: dict[str, Any],
-    as_text: bool = False,
 ) -> StreamingQuery:
-    if as_text:
-        # Ready lines: no shuffle. At most one task per core (coalesce merges Kafka partitions
-        # without a shuffle), each writing one file per date it meets, keeping up to
-        # spark.sql.maxConcurrentOutputFileWriters open instead of sorting its rows by date: a
-        # batch makes at most cores x dates files, whatever the topic's partition count.
-        cores = rows.sparkSession.sparkContext.defaultParallelism
-        writer = rows.coalesce(cores).writeStream.format("text")
-    else:
-        # One task per date: each micro-batch writes one file per date it holds.
-        writer = rows.repartition(PARTITION_COLUMN).writeStream.format("csv").options(**CSV_OPTIONS)
+    # One task per date: each micro-batch writes one file per date it holds.
+    writer = rows.repartition(PARTITION_COLUMN).writeStream.format("csv").options(**CSV_OPTIONS)
     query = (
         writer.partitionBy(PARTITION_COLUMN)
         .option("checkpointLocation", str(checkpoint))
@@ -164,18 +176,20 @@ def quarantine_query_name(dataset: Dataset) -> str:
 def query_checkpoints(settings: Settings, kafka: KafkaSettings) -> list[tuple[str, str, Path]]:
     """``(query name, full topic, checkpoint)`` of every query :func:`start_queries` starts."""
     root = settings.checkpoint_root
-    return [
-        entry
-        for dataset in (DATASETS[name] for name in settings.dataset_names)
-        for entry in (
-            (store_query_name(dataset), kafka.topic(dataset.topic), dataset.checkpoint_dir(root)),
-            (
-                quarantine_query_name(dataset),
-                kafka.topic(dataset.topic),
-                dataset.quarantine_checkpoint_dir(root),
-            ),
-        )
-    ]
+    entries = []
+    for dataset in (DATASETS[name] for name in settings.dataset_names):
+        topic = kafka.topic(dataset.topic)
+        entries.append((store_query_name(dataset), topic, dataset.checkpoint_dir(root)))
+        if not one_query(dataset):
+            entries.append(
+                (quarantine_query_name(dataset), topic, dataset.quarantine_checkpoint_dir(root))
+            )
+    return entries
+
+
+def one_query(dataset: Dataset) -> bool:
+    """Whether ``dataset`` is stored and quarantined by a single query (:class:`TicketSinks`)."""
+    return dataset.layout is FileLayout.CSV_HEADER_BESIDE
 
 
 def start_queries(
@@ -196,32 +210,34 @@ def start_queries(
     trigger = _trigger(settings, available_now)
     chosen = [DATASETS[name] for name in settings.dataset_names]
     for dataset in chosen:
-        check_pairing(
-            dataset.checkpoint_dir(settings.checkpoint_root), dataset.output_dir(settings.data_dir)
-        )
-        check_pairing(
-            dataset.quarantine_checkpoint_dir(settings.checkpoint_root),
-            dataset.quarantine_dir(settings.data_dir),
-        )
+        checkpoint = dataset.checkpoint_dir(settings.checkpoint_root)
+        check_pairing(checkpoint, dataset.output_dir(settings.data_dir))
+        if one_query(dataset):
+            _refuse_two_query_checkpoint(dataset, settings)
+            check_pairing(checkpoint, dataset.quarantine_dir(settings.data_dir))
+        else:
+            check_pairing(
+                dataset.quarantine_checkpoint_dir(settings.checkpoint_root),
+                dataset.quarantine_dir(settings.data_dir),
+            )
     queries = []
     for dataset in chosen:
-        as_text = dataset.layout is FileLayout.CSV_HEADER_BESIDE
-        if as_text:
-            write_header_file(dataset, settings.data_dir)
+        source = kafka_source(spark, dataset, settings, kafka)
+        if one_query(dataset):
+            queries.append(_start_ticket_query(spark, source, dataset, settings, trigger))
+            continue
         queries.append(
             _start_sink(
-                _stored(kafka_source(spark, dataset, settings, kafka), dataset),
+                stored_rows(parse(source, dataset), dataset),
                 name=store_query_name(dataset),
                 output=dataset.output_dir(settings.data_dir),
                 checkpoint=dataset.checkpoint_dir(settings.checkpoint_root),
                 trigger=trigger,
-                as_text=as_text,
             )
         )
-        quarantine_source = _judged(kafka_source(spark, dataset, settings, kafka), dataset)
         queries.append(
             _start_sink(
-                quarantined_rows(quarantine_source),
+                quarantined_rows(parse(kafka_source(spark, dataset, settings, kafka), dataset)),
                 name=quarantine_query_name(dataset),
                 output=dataset.quarantine_dir(settings.data_dir),
                 checkpoint=dataset.quarantine_checkpoint_dir(settings.checkpoint_root),
@@ -231,13 +247,129 @@ def start_queries(
     return queries
 
 
-def _judged(records: DataFrame, dataset: Dataset) -> DataFrame:
-    if dataset.layout is FileLayout.CSV_HEADER_BESIDE:
-        return check_ticket_lines(records)
-    return parse(records, dataset)
+def _refuse_two_query_checkpoint(dataset: Dataset, settings: Settings) -> None:
+    """Refuse a quarantine still owned by the separate quarantine query of older versions.
+
+    That query had its own checkpoint; the one query's batches would miss the records between
+    the two checkpoints' offsets, so the quarantine must be moved away (with its checkpoint).
+    """
+    old = dataset.quarantine_checkpoint_dir(settings.checkpoint_root)
+    if log_entries(old / "offsets"):
+        raise CheckpointMismatchError(
+            f"{dataset.quarantine_dir(settings.data_dir)} was written by a separate quarantine "
+            f"query (checkpoint {old}); {dataset.name} is now stored and quarantined by one "
+            "query: move that quarantine folder and its checkpoint away to start it"
+        )
 
 
-def _stored(records: DataFrame, dataset: Dataset) -> DataFrame:
-    if dataset.layout is FileLayout.CSV_HEADER_BESIDE:
-        return stored_ticket_lines(check_ticket_lines(records))
-    return stored_rows(parse(records, dataset), dataset)
+REJECTED_METRIC: Final = "rejected"
+"""Name of the observed metric that counts a ticket batch's rejected records."""
+
+
+class TicketSinks:
+    """The micro-batch writer of the one ticket query: stored lines and quarantine, each through
+    Spark's own file sink (``FileStreamSink``), so both folders keep their ``_spark_metadata``
+    log and exactly-once: a sink skips a batch id its log already holds.
+
+    The stored lines are written first (text), counting the batch's rejected records as they
+    pass (an observed metric of the same job). When there are none, which is the usual batch,
+    the quarantine gets an empty entry for the batch without reading it again; otherwise the
+    batch is read and judged a second time for its quarantined records (CSV with header). When
+    the stored half of a batch was already committed (a crash between the two writes), nothing
+    was counted, so the quarantine half is always read.
+
+    The stored files have no header: it is written beside them first (:func:`write_header_file`).
+    """
+
+    def __init__(self, spark: SparkSession, dataset: Dataset, data_dir: Path) -> None:
+        self._cores = spark.sparkContext.defaultParallelism
+        self._stored_dir = dataset.output_dir(data_dir)
+        write_header_file(dataset, data_dir)
+        jvm: Any = spark.sparkContext._jvm
+        formats = jvm.org.apache.spark.sql.execution.datasources
+        self._stored = _file_sink(spark, self._stored_dir, formats.text.TextFileFormat(), {})
+        self._quarantine = _file_sink(
+            spark, dataset.quarantine_dir(data_dir), formats.csv.CSVFileFormat(), CSV_OPTIONS
+        )
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        """Write one micro-batch (``batch``: :func:`check_ticket_lines` rows) to both sinks."""
+        self.quarantine(batch, batch_id, rejected=self.store(batch, batch_id))
+
+    def store(self, batch: DataFrame, batch_id: int) -> int | None:
+        """Write the batch's stored lines; how many records it rejected, ``None`` if not counted.
+
+        Not counted when the stored half of ``batch_id`` was already committed (the sink skips
+        it, so nothing is read).
+        """
+        committed = latest_batch(self._stored_dir)
+        counted = batch.observe(REJECTED_METRIC, F.count(F.col(VERDICT_COLUMN)))
+        # Ready lines: no shuffle. At most one task per core (coalesce merges Kafka partitions
+        # without a shuffle), each writing one file per month it meets, keeping up to
+        # spark.sql.maxConcurrentOutputFileWriters open instead of sorting its rows.
+        stored = stored_ticket_lines(counted).coalesce(self._cores)
+        self._stored.addBatch(batch_id, stored._jdf)
+        if committed is not None and committed >= batch_id:
+            return None
+        return _observed(stored, REJECTED_METRIC)
+
+    def quarantine(self, batch: DataFrame, batch_id: int, *, rejected: int | None) -> None:
+        """Write the batch's quarantined records (read again unless ``rejected`` is 0)."""
+        quarantined = quarantined_rows(batch)
+        if rejected == 0:
+            quarantined = quarantined.limit(0)  # an empty entry for the batch, nothing read
+        self._quarantine.addBatch(batch_id, quarantined._jdf)
+
+
+def _observed(frame: DataFrame, name: str) -> int:
+    """The value of the observed count ``name`` in the plan ``frame`` just ran."""
+    metrics: Any = frame._jdf.queryExecution().observedMetrics()
+    found = metrics.get(name)
+    if not found.isDefined():
+        raise StreamStorageError(f"the observed metric {name!r} is missing from the batch's plan")
+    return int(found.get().getLong(0))
+
+
+def _file_sink(spark: SparkSession, output: Path, file_format: Any, options: dict[str, str]) -> Any:
+    """Spark's file sink (``FileStreamSink``) at ``output``, partitioned by ``event_date``."""
+    context: Any = spark.sparkContext
+    jvm, client = context._jvm, context._gateway._gateway_client
+    python_utils = jvm.org.apache.spark.api.python.PythonUtils
+    partitions = python_utils.toSeq(ListConverter().convert([PARTITION_COLUMN], client))
+    java_options = python_utils.toScalaMap(MapConverter().convert(options, client))
+    sinks = jvm.org.apache.spark.sql.execution.streaming.sinks
+    return sinks.FileStreamSink(
+        spark._jsparkSession,
+        str(output),
+        file_format,
+        partitions,
+        java_options,
+    )
+
+
+def _start_ticket_query(
+    spark: SparkSession,
+    source: DataFrame,
+    dataset: Dataset,
+    settings: Settings,
+    trigger: dict[str, Any],
+) -> StreamingQuery:
+    checkpoint = dataset.checkpoint_dir(settings.checkpoint_root)
+    query = (
+        check_ticket_lines(source)
+        .writeStream.foreachBatch(TicketSinks(spark, dataset, settings.data_dir))
+        .option("checkpointLocation", str(checkpoint))
+        .queryName(store_query_name(dataset))
+        .trigger(**trigger)
+        .start()
+    )
+    logger.info(
+        "query started",
+        extra={
+            "query": query.name,
+            "output": str(dataset.output_dir(settings.data_dir)),
+            "quarantine": str(dataset.quarantine_dir(settings.data_dir)),
+            "checkpoint": str(checkpoint),
+        },
+    )
+    return query
