@@ -3,7 +3,8 @@
 A message value is the UTF-8 text ``T1,<event_date>,<ticket fields as CSV>``:
 
 - ``T1`` names the encoding and its version (:data:`PREFIX`); a later layout is ``T2``.
-- ``<event_date>`` is ``YYYY-MM-DD``, the stored partition value, by THE issue-date rule
+- ``<event_date>`` is ``YYYY-MM-DD``, the date storage files the ticket by (under its month:
+  ``PartitionRule.ISSUE_MONTH`` in :mod:`prestacop_shared.datasets`), by THE issue-date rule
   (:func:`event_date_of`, :func:`event_date_expr`): the ticket's ``issue_date`` when it is
   ``MM/DD/YYYY`` (:data:`~prestacop_shared.tickets.ISSUE_DATE_PATTERN`, year 1000-2999) naming a real calendar day, else the
   UTC date of ``emitted_at``. The prefix is fixed width: the fields start at character
@@ -16,7 +17,7 @@ A message value is the UTF-8 text ``T1,<event_date>,<ticket fields as CSV>``:
   ``emitted_at`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC, 6 fraction digits).
 
 stream-storage writes the fields part as it is (plus the Kafka coordinates) into the folder of
-``<event_date>``, so the stored CSV is the encoded text. Two encoders give the same bytes (a
+``<event_date>``'s month, so the stored CSV is the encoded text. Two encoders give the same bytes (a
 hypothesis test proves it): :func:`encode_ticket` (pure Python, the reference) and
 :func:`encode_frame` (polars, vectorised, what the csv-ingestor sends). :func:`decode_ticket`
 reads a value back (tests and tools).
