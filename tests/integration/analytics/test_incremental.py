@@ -233,3 +233,31 @@ def test_run_killed_mid_way_then_rerun_equals_duckdb(
     assert_report_equals_duckdb(rerun, data)
     _assert_covers_every_committed_file(rerun, data)
     assert not _uncommitted_partial(settings, _state(settings)["partials"])
+
+
+def test_a_crowded_state_is_recounted_into_one_partial_folder(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """ANALYTICS_MAX_PARTIALS bounds what a run merges: the run that finds that many folders
+    (and new files) recounts every committed file into one, and the report stays the oracle's."""
+    data = tmp_path / "data"
+    settings = AnalyticsSettings(DATA_DIR=data, REPORTS_DIR=tmp_path / "reports", MAX_PARTIALS=2)
+    tickets = generated_tickets(1200, seed=31)
+    modes = []
+    days = (DAY_1, DAY_1 + timedelta(1), DAY_1, DAY_1 + timedelta(2))
+    for step, day in enumerate(days):
+        _store(spark, data, datasets.TICKETS, _on_day(tickets[step * 300 : (step + 1) * 300], day))
+        result = run_report(spark, settings)
+        modes.append((result.manifest["mode"], len(_state(settings)["partials"])))
+        assert_report_equals_duckdb(result, data)
+        _assert_covers_every_committed_file(result, data)
+        if step == 2:
+            assert result.manifest["rebuilt_because"] == (
+                "the kept state held ANALYTICS_MAX_PARTIALS partial folders"
+            )
+    assert modes == [("incremental", 1), ("incremental", 2), ("full", 1), ("incremental", 2)]
+    kept = sorted(_state(settings)["partials"])
+    assert sorted(p.name for p in (settings.state_dir / PARTIALS).iterdir()) == kept
+    idle = run_report(spark, settings)  # crowded, but nothing new: nothing to recount
+    assert (idle.manifest["mode"], idle.manifest["rebuilt_because"]) == ("incremental", None)
+    assert _tables(idle) == _tables(result)

@@ -46,6 +46,13 @@ class AnalyticsSettings(BaseSettings):
     TOP_REPEATED_SUMMONS: int = Field(
         default=100, ge=1, description="How many repeated summons numbers the report lists"
     )
+    MAX_PARTIALS: int = Field(
+        default=64,
+        ge=1,
+        description="Partial folders the kept state may hold (ANALYTICS_MAX_PARTIALS): a run "
+        "with new files that finds this many recounts every committed file into one folder "
+        "instead, so what each run merges stays bounded",
+    )
     POSITION_CELL_DEG: float = Field(
         default=0.005, gt=0.0, le=1.0, description="Grid cell of the violations map, degrees"
     )

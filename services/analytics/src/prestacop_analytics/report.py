@@ -120,6 +120,14 @@ def _count_new_files(
     return new_files
 
 
+def _has_new_files(state: KeptState, committed: dict[str, dict[str, int]]) -> bool:
+    """Whether any input has a committed file ``state`` has not counted."""
+    return any(
+        not set(files) <= set(state.inputs[name].files) if name in state.inputs else bool(files)
+        for name, files in committed.items()
+    )
+
+
 def _stale(state: KeptState, committed: dict[str, dict[str, int]]) -> list[str]:
     """Inputs whose counted files are no longer all committed (the sink was rewritten)."""
     return [
@@ -127,6 +135,17 @@ def _stale(state: KeptState, committed: dict[str, dict[str, int]]) -> list[str]:
         for name, coverage in state.inputs.items()
         if not set(coverage.files) <= set(committed.get(name, {}))
     ]
+
+
+def _rebuild_reason(*, full: bool, stale: list[str], crowded: bool) -> str | None:
+    """Why a run recounted everything (``None``: it was incremental)."""
+    if full:
+        return "asked (--full)"
+    if stale:
+        return f"counted files no longer committed in {', '.join(stale)}"
+    if crowded:
+        return "the kept state held ANALYTICS_MAX_PARTIALS partial folders"
+    return None
 
 
 def _stamps(state: KeptState) -> dict[str, dict[str, Any]]:
@@ -181,7 +200,15 @@ def run_report(
         stale = _stale(committed_state, committed)
         if stale:
             log.warning("counted files no longer committed: full rebuild", extra={"inputs": stale})
-        rebuild = full or bool(stale)
+        crowded = len(committed_state.partials) >= settings.MAX_PARTIALS and _has_new_files(
+            committed_state, committed
+        )
+        if crowded:
+            log.info(
+                "kept state holds ANALYTICS_MAX_PARTIALS partial folders: recounting into one",
+                extra={"partials": len(committed_state.partials)},
+            )
+        rebuild = full or bool(stale) or crowded
         state = KeptState(generation=committed_state.generation) if rebuild else committed_state
         count_started = time.perf_counter()
         new_files = _count_new_files(spark, states, state, run_id, committed, sources)
@@ -217,6 +244,7 @@ def run_report(
         manifest = {
             "run_id": run_id,
             "mode": "full" if rebuild else "incremental",
+            "rebuilt_because": _rebuild_reason(full=full, stale=stale, crowded=crowded),
             "started_at": started_at.isoformat(),
             "computed_at": datetime.now(UTC).isoformat(),
             "finished_at": datetime.now(UTC).isoformat(),
