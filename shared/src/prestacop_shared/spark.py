@@ -272,20 +272,27 @@ def _read_sink(
     return frame.select(*columns)
 
 
-def read_quarantine(spark: SparkSession, path: str | Path) -> DataFrame:
+def read_quarantine(
+    spark: SparkSession, path: str | Path, *, files: Sequence[Path] | None = None
+) -> DataFrame:
     """Load stream-storage's quarantine (schema :data:`QUARANTINE_SCHEMA`), committed files only.
 
     ``path`` is either one quarantine sink (a folder with its own ``_spark_metadata``) or the
     quarantine root, whose sub-folders are one sink per stored dataset; those are read each
-    through its own log and unioned.
+    through its own log and unioned. With ``files`` (committed files of the one sink ``path``,
+    from :func:`prestacop_shared.sink_log.committed_files`), only those are read.
 
     Raises:
-        PrestacopError: neither ``path`` nor any of its sub-folders is a sink output folder.
+        PrestacopError: neither ``path`` nor any of its sub-folders is a sink output folder, or
+            ``files`` given for the quarantine root.
     """
     root = Path(path)
+    single = (root / "_spark_metadata").is_dir()
+    if files is not None and not single:
+        raise PrestacopError(f"{root}: files= reads one quarantine sink, not the quarantine root")
     sinks = (
         [root]
-        if (root / "_spark_metadata").is_dir()
+        if single
         else sorted(child for child in root.glob("*") if (child / "_spark_metadata").is_dir())
     )
     if not sinks:
@@ -293,7 +300,7 @@ def read_quarantine(spark: SparkSession, path: str | Path) -> DataFrame:
             f"{root} holds no quarantine sink (no _spark_metadata log in it or its sub-folders)"
         )
     frames = [
-        _read_sink(spark, sink, QUARANTINE_SCHEMA, header=files_carry_header(sink))
+        _read_sink(spark, sink, QUARANTINE_SCHEMA, files, header=files_carry_header(sink))
         for sink in sinks
     ]
     combined = frames[0]

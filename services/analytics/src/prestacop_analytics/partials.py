@@ -187,15 +187,10 @@ def _model_reader(
 
 
 def _read_quarantine_files(spark: SparkSession, sink: Path, files: Sequence[Path]) -> DataFrame:
-    # read_quarantine takes no list of files: it reads the sink through its log and the rows of
-    # the files not asked for are dropped by their file name (the quarantine is small).
-    wanted = [str(f) for f in files]
     try:
-        frame = read_quarantine(spark, sink)
+        return read_quarantine(spark, sink, files=list(files))
     except PrestacopError as error:
         raise DatasetError(str(error)) from error
-    path = F.url_decode(F.regexp_replace(F.input_file_name(), "^file:(//)?", ""))
-    return frame.where(path.isin(wanted))
 
 
 def stored_inputs(data_dir: Path, quarantine_dir: Path, cell_deg: float) -> list[StoredInput]:
