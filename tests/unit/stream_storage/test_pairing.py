@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from prestacop_shared.datasets import TICKETS
+from prestacop_stream_storage.config import Settings
 from prestacop_stream_storage.exceptions import CheckpointMismatchError
 from prestacop_stream_storage.progress import committed_end_offsets, committed_record_count
-from prestacop_stream_storage.queries import check_pairing
+from prestacop_stream_storage.queries import check_pairing, refuse_two_query_checkpoint
 
 pytestmark = pytest.mark.unit
 
@@ -53,3 +55,22 @@ def test_committed_offsets_come_from_the_last_committed_batch(tmp_path: Path) ->
     _entries(checkpoint / "commits", "0")
     assert committed_end_offsets(checkpoint) == {"t": {0: 5, 1: 3}}
     assert committed_record_count(checkpoint) == 8
+
+
+def test_a_sink_log_ahead_of_its_checkpoint_is_refused(tmp_path: Path) -> None:
+    # The sink would skip the checkpoint's next batches as already written.
+    _entries(tmp_path / "checkpoint" / "offsets", "0", "1")
+    _entries(tmp_path / "checkpoint" / "commits", "0")
+    _entries(tmp_path / "output" / "_spark_metadata", "0", "1", "2")
+    with pytest.raises(CheckpointMismatchError, match="holds batch 2, newer than any checkpoint"):
+        check_pairing(tmp_path / "checkpoint", tmp_path / "output")
+    _entries(tmp_path / "checkpoint" / "offsets", "2")
+    check_pairing(tmp_path / "checkpoint", tmp_path / "output")
+
+
+def test_a_ticket_quarantine_of_the_old_separate_query_is_refused(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", datasets="tickets")
+    refuse_two_query_checkpoint(TICKETS, settings)  # nothing there yet
+    _entries(TICKETS.quarantine_checkpoint_dir(settings.checkpoint_root) / "offsets", "0")
+    with pytest.raises(CheckpointMismatchError, match="separate quarantine query"):
+        refuse_two_query_checkpoint(TICKETS, settings)

@@ -213,7 +213,7 @@ def start_queries(
         checkpoint = dataset.checkpoint_dir(settings.checkpoint_root)
         check_pairing(checkpoint, dataset.output_dir(settings.data_dir))
         if one_query(dataset):
-            _refuse_two_query_checkpoint(dataset, settings)
+            refuse_two_query_checkpoint(dataset, settings)
             check_pairing(checkpoint, dataset.quarantine_dir(settings.data_dir))
         else:
             check_pairing(
@@ -247,7 +247,7 @@ def start_queries(
     return queries
 
 
-def _refuse_two_query_checkpoint(dataset: Dataset, settings: Settings) -> None:
+def refuse_two_query_checkpoint(dataset: Dataset, settings: Settings) -> None:
     """Refuse a quarantine still owned by the separate quarantine query of older versions.
 
     That query had its own checkpoint; the one query's batches would miss the records between
