@@ -129,32 +129,62 @@ def encode_batch(
         elif outcome is not None:
             reasons[index] = outcome
 
-    good = np.ones(len(split), dtype=bool)
-    good[list(reasons)] = False
-    good_indexes = np.flatnonzero(good)
-    frame, parse_reasons = _parse(context, buffer, split, good_indexes, replaced)
-    if parse_reasons:
-        reasons.update(parse_reasons)
-        good_indexes = good_indexes[~np.isin(good_indexes, list(parse_reasons))]
     # polars reads an unquoted empty field as null; only a quoted one ("") comes back as "".
     region = buffer[int(split.starts[0]) : int(split.ends[-1])]
-    frame, row_reasons = _validate(frame, empty_strings_possible=b'""' in region or bool(replaced))
+    empty_strings_possible = b'""' in region or bool(replaced)
+
+    def parse_and_validate(
+        indexes: npt.NDArray[np.int64], fields: tuple[str, ...]
+    ) -> tuple[pl.DataFrame, npt.NDArray[np.int64]]:
+        """The valid records among ``indexes`` (their ``fields``) and their indexes; the
+        reasons of the others go to ``reasons``."""
+        frame, parse_reasons = _parse(context, buffer, split, indexes, replaced, fields)
+        if parse_reasons:
+            reasons.update(parse_reasons)
+            indexes = indexes[~np.isin(indexes, list(parse_reasons))]
+        if not indexes.size:
+            return frame, indexes
+        frame, row_reasons = _validate(frame, empty_strings_possible=empty_strings_possible)
+        for row, reason in row_reasons.items():
+            reasons[int(indexes[row])] = reason
+        if row_reasons:
+            keep = np.ones(indexes.size, dtype=bool)
+            keep[list(row_reasons)] = False
+            indexes = indexes[keep]
+        return frame, indexes
+
+    good = np.ones(len(split), dtype=bool)
+    good[list(reasons)] = False
+    # Only the fields checked or enriched are parsed for every record; the others are needed
+    # only for the rare records whose line is not their T1 text (see _source_text).
+    frame, good_indexes = parse_and_validate(np.flatnonzero(good), _checked_fields(layout))
     batch = EncodedBatch(lines=int(split.line_counts.sum()))
-    for row, reason in row_reasons.items():
-        reasons[int(good_indexes[row])] = reason
-    if row_reasons:
-        keep = np.ones(good_indexes.size, dtype=bool)
-        keep[list(row_reasons)] = False
-        good_indexes = good_indexes[keep]
+    if frame.height:
+        source_text = _source_text(buffer, split, good_indexes, replaced)
+        slow = np.flatnonzero(source_text.is_null().to_numpy())
+        full = None
+        if slow.size:
+            full, slow_indexes = parse_and_validate(good_indexes[slow], layout.fields)
+            if slow_indexes.size < slow.size:  # never seen: the first parse accepted them
+                keep = ~np.isin(good_indexes, np.setdiff1d(good_indexes[slow], slow_indexes))
+                frame, good_indexes = frame.filter(pl.Series(keep)), good_indexes[keep]
+                source_text = source_text.filter(pl.Series(keep))
+                slow = np.flatnonzero(source_text.is_null().to_numpy())
+        _encode(context, frame, split.lines[good_indexes], emitted_at, batch, source_text,
+                slow, full)  # fmt: skip
     for index in sorted(reasons):
         raw = record_bytes(buffer, int(split.starts[index]), int(split.ends[index]))
         batch.dead_letters.append(
             dead_letter(context, int(split.lines[index]), reasons[index], raw)
         )
-    if frame.height:
-        source_text = _source_text(buffer, split, good_indexes, replaced)
-        _encode(context, frame, split.lines[good_indexes], emitted_at, batch, source_text)
     return batch
+
+
+def _checked_fields(layout: TicketLayout) -> tuple[str, ...]:
+    """The fields every record is parsed for: those validated (integers) or used to enrich and
+    to date it, in the layout's order."""
+    wanted = INTEGER_FIELDS | {"issue_date", "violation_county"}
+    return tuple(name for name in layout.fields if name in wanted)
 
 
 def _parse(
@@ -163,8 +193,10 @@ def _parse(
     split: RecordSplit,
     good_indexes: npt.NDArray[np.int64],
     replaced: dict[int, bytes],
+    columns: tuple[str, ...],
 ) -> tuple[pl.DataFrame, dict[int, str]]:
-    """One polars frame of the good records (all text), and records that could not be read.
+    """One polars frame of the good records (``columns``, all text), and records that could not
+    be read.
 
     The cutter hands polars only records with no quote or clean (RFC 4180) quoting, so polars
     and the cutter agree; should they not, the batch is read record by record with the ``csv``
@@ -173,13 +205,13 @@ def _parse(
     fields = context.layout.fields
     schema = dict.fromkeys(fields, pl.String)
     if not good_indexes.size:
-        return pl.DataFrame(schema=schema), {}
+        return pl.DataFrame(schema=dict.fromkeys(columns, pl.String)), {}
     pieces = _contiguous_pieces(buffer, split, good_indexes, replaced)
     data = pieces[0] if len(pieces) == 1 else b"\n".join(pieces)
     try:
         frame = pl.read_csv(
             io.BytesIO(data), has_header=False, new_columns=list(fields), schema=schema,
-            quote_char='"',
+            quote_char='"', columns=[fields.index(name) for name in columns],
         )  # fmt: skip
         if frame.height == good_indexes.size:
             return frame, {}
@@ -203,7 +235,7 @@ def _parse(
             reasons[index] = f"{REASON_MALFORMED}: not one row of {len(fields)} columns"
             continue
         rows.append(parsed[0])
-    return pl.DataFrame(rows, schema=schema, orient="row"), reasons
+    return pl.DataFrame(rows, schema=schema, orient="row").select(columns), reasons
 
 
 def _text(buffer: bytes, split: RecordSplit, index: int, replaced: dict[int, bytes]) -> str:
@@ -310,15 +342,19 @@ def _encode(
     lines: npt.NDArray[np.int64],
     emitted_at: datetime,
     batch: EncodedBatch,
-    source_text: pl.Series | None = None,
+    source_text: pl.Series,
+    slow: npt.NDArray[np.int64],
+    full: pl.DataFrame | None,
 ) -> None:
-    """Enrich the validated text columns and write each ticket as a T1 ticket line.
+    """Enrich the validated records and write each ticket as a T1 ticket line.
 
+    ``frame`` holds the checked fields of every record; a record's own line is its source
+    fields' T1 text when ``source_text`` holds it (see :func:`_source_text`), and the rows
+    ``slow``, where it is null, are encoded field by field from ``full`` (all their fields).
     Source fields stay the text read (integer fields are canonical integer text, so their
-    characters are the integer's); a record's own line is its source fields' T1 text when
-    ``source_text`` holds it (see :func:`_source_text`). What every ticket of the batch shares
-    (``schema_version``, ``emitted_at``, ``source_file``, the columns the layout lacks) is
-    encoded once.
+    characters are the integer's); positions are the point table's ``repr`` text. What every
+    ticket of the batch shares (``schema_version``, ``emitted_at``, ``source_file``, the
+    columns the layout lacks) is encoded once.
     """
     inputs = frame.select(
         pl.col("summons_number").cast(pl.Int64),
@@ -329,21 +365,45 @@ def _encode(
     counties = inputs["violation_county"].to_numpy()
     precincts = inputs["violation_precinct"].to_numpy()
     boroughs = enrich.borough_indexes(counties, precincts)
-    latitude, longitude = enrich.positions(summons, boroughs)
+    latitude, longitude = enrich.position_texts(enrich.position_indexes(summons, boroughs))
     drones = pl.Series(context.fleet).gather(enrich.drone_indexes(summons, len(context.fleet)))
-    line_numbers = pl.Series("source_line", lines, dtype=pl.Int64)
-    tickets = frame.with_columns(
-        (f"{context.fingerprint}:" + line_numbers.cast(pl.String)).alias("event_id"),
-        drones.alias("drone_id"),
-        pl.Series("latitude", latitude, dtype=pl.Float64),
-        pl.Series("longitude", longitude, dtype=pl.Float64),
-        line_numbers,
+    line_text = pl.Series("source_line", lines, dtype=pl.Int64).cast(pl.String)
+    added = pl.DataFrame(
+        [
+            (f"{context.fingerprint}:" + line_text).alias("event_id"),
+            drones.alias("drone_id"),
+            latitude,
+            longitude,
+            line_text,
+        ]
     )
     constants: dict[str, object] = dict.fromkeys(_missing_fields(context.layout))
     constants.update(schema_version=1, emitted_at=emitted_at, source_file=context.source_file)
-    batch.values = ticket_lines.encode_frame(
-        tickets, constants, source_text=source_text, source_columns=context.layout.fields
-    ).to_list()
+    fields = context.layout.fields
+    quoted = [
+        name
+        for name, texts in (("event_id", [context.fingerprint]), ("drone_id", context.fleet))
+        if any(ticket_lines.encode_field(text) != text for text in texts)
+    ]
+    tickets = added.with_columns(frame["issue_date"])
+    if full is None or not slow.size:
+        values = ticket_lines.encode_frame(
+            tickets, constants, quoted=quoted, source_text=source_text, source_columns=fields
+        )
+    else:
+        fast = np.ones(frame.height, dtype=bool)
+        fast[slow] = False
+        mask = pl.Series(fast)
+        values = pl.concat(
+            [
+                ticket_lines.encode_frame(
+                    tickets.filter(mask), constants, quoted=quoted,
+                    source_text=source_text.filter(mask), source_columns=fields,
+                ),
+                ticket_lines.encode_frame(full.hstack(added[slow]), constants),
+            ]
+        ).gather(np.argsort(np.concatenate([np.flatnonzero(fast), slow]), kind="stable"))  # fmt: skip
+    batch.values = values.to_list()
     batch.keys = frame["summons_number"].to_list()
     batch.summons = summons
 

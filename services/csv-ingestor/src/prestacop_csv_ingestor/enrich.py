@@ -22,6 +22,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from prestacop_shared.borough_points import borough_points
 from prestacop_shared.fleet import (
@@ -93,14 +94,39 @@ def _point_table() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.
     return points, first, np.array([*counts, len(points)], dtype=np.int64)
 
 
+def position_indexes(
+    summons: npt.NDArray[np.int64], boroughs: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Row of each ticket's position in the point table: a hash of its summons number picks
+    one of its borough's points (of any borough's if unknown)."""
+    _, first, counts = _point_table()
+    offsets = (mix(summons, 1) % counts[boroughs].astype(np.uint64)).astype(np.int64)
+    chosen: npt.NDArray[np.int64] = first[boroughs] + offsets
+    return chosen
+
+
 def positions(
     summons: npt.NDArray[np.int64], boroughs: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Deterministic (latitude, longitude) inside each ticket's borough (anywhere if unknown)."""
-    points, first, counts = _point_table()
-    offsets = (mix(summons, 1) % counts[boroughs].astype(np.uint64)).astype(np.int64)
-    chosen = points[first[boroughs] + offsets]
+    chosen = _point_table()[0][position_indexes(summons, boroughs)]
     return chosen[:, 0].copy(), chosen[:, 1].copy()
+
+
+@cache
+def _position_texts() -> tuple[pl.Series, pl.Series]:
+    points = _point_table()[0]
+    return (
+        pl.Series("latitude", [repr(value) for value in points[:, 0].tolist()], pl.String),
+        pl.Series("longitude", [repr(value) for value in points[:, 1].tolist()], pl.String),
+    )
+
+
+def position_texts(indexes: npt.NDArray[np.int64]) -> tuple[pl.Series, pl.Series]:
+    """The (latitude, longitude) of :func:`position_indexes` as their ``repr`` text, the T1
+    text of a float: each of the table's points is formatted once, not once per ticket."""
+    latitude, longitude = _position_texts()
+    return latitude.gather(indexes), longitude.gather(indexes)
 
 
 def county_index(county: str | None) -> int:
