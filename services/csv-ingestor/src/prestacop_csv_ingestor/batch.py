@@ -134,8 +134,9 @@ def encode_batch(
             reasons[index] = outcome
 
     # polars reads an unquoted empty field as null; only a quoted one ("") comes back as "".
-    region = buffer[int(split.starts[0]) : int(split.ends[-1])]
-    empty_strings_possible = b'""' in region or bool(replaced)
+    empty_strings_possible = buffer.find(
+        b'""', int(split.starts[0]), int(split.ends[-1])
+    ) >= 0 or bool(replaced)  # find, not a slice: a slice would copy the block
 
     def parse_and_validate(
         indexes: npt.NDArray[np.int64], fields: tuple[str, ...]

@@ -17,6 +17,7 @@ precinct-accurate.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Final
 
@@ -81,12 +82,29 @@ def borough_indexes(
     return result
 
 
-@cache
+_TABLE_LOCK: Final = threading.Lock()
+
+
 def _point_table() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """All boroughs' points in one ``(n, 2)`` array, and per borough index its first row and count.
 
     Borough ``b`` owns rows ``first[b] .. first[b] + count[b]``; the unknown borough owns them all.
+    Built once per process (about a second of pure Python), by whichever thread asks first.
     """
+    with _TABLE_LOCK:
+        return _built_point_table()
+
+
+def prepare_positions() -> None:
+    """Build the point table now, in a background thread, so that it is ready (or nearly) when
+    the first batch needs it: the ingestor starts it while it waits for Kafka."""
+    threading.Thread(target=_position_texts, name="point-table", daemon=True).start()
+
+
+@cache
+def _built_point_table() -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]:
     tables = borough_points()
     points = np.array([point for name in BOROUGHS for point in tables[name]], dtype=np.float64)
     counts = [len(tables[name]) for name in BOROUGHS]
@@ -113,9 +131,14 @@ def positions(
     return chosen[:, 0].copy(), chosen[:, 1].copy()
 
 
-@cache
 def _position_texts() -> tuple[pl.Series, pl.Series]:
-    points = _point_table()[0]
+    with _TABLE_LOCK:
+        return _built_position_texts()
+
+
+@cache
+def _built_position_texts() -> tuple[pl.Series, pl.Series]:
+    points = _built_point_table()[0]
     return (
         pl.Series("latitude", [repr(value) for value in points[:, 0].tolist()], pl.String),
         pl.Series("longitude", [repr(value) for value in points[:, 1].tolist()], pl.String),
