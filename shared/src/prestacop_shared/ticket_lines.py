@@ -60,6 +60,12 @@ _SMALLEST_PLAIN_FLOAT: Final = 1e-4
 """Below this magnitude Python's ``repr`` writes an exponent where polars writes decimals."""
 
 _ISSUE_DATE = re.compile(ISSUE_DATE_PATTERN)
+_FLOAT_FIELDS: Final = frozenset(
+    name
+    for name, info in HistoricalTicket.model_fields.items()
+    if info.annotation in (float, float | None)
+)
+"""Fields whose String column is their number's text, never quoted (see :func:`encode_frame`)."""
 
 
 class TicketLineError(DeserializationError):
@@ -160,8 +166,11 @@ def encode_frame(
     Args:
         frame: one column per ticket field not in ``constants``, named as the model's fields:
             String for text, Int64 (or its canonical integer text, as the csv-ingestor holds
-            it: the same characters) for integers, Float64 for floats, ``Datetime`` with a time
-            zone for ``emitted_at``. Text is written as it is, never trimmed.
+            it: the same characters) for integers, Float64 (or its ``repr`` text, e.g. looked
+            up in a table of positions: the same characters) for floats, ``Datetime`` with a
+            time zone for ``emitted_at``. Text is written as it is, never trimmed. The fields
+            of ``source_columns`` other than ``issue_date`` may be left out when
+            ``source_text`` has no null.
         constants: fields that have one value for every row (``schema_version``,
             ``emitted_at``, ``source_file``...), given as Python values: each is encoded once
             (:func:`encode_field`) and joined in as a literal.
@@ -179,18 +188,24 @@ def encode_frame(
     quoting in this frame pay for it; no Python work per row.
     """
     constants = dict(constants or {})
-    missing = [name for name in COLUMNS if name not in constants and name not in frame.columns]
+    run = tuple(source_columns) if source_text is not None else ()
+    slow = source_text.is_null().arg_true() if source_text is not None else None
+    optional = set(run) - {"issue_date"} if slow is not None and not slow.len() else set()
+    present = set(frame.columns)
+    missing = [
+        name
+        for name in COLUMNS
+        if name not in constants and name not in present and name not in optional
+    ]
     if missing:
         raise KeyError(f"encode_frame: no column or constant for {', '.join(missing)}")
-    if source_text is None:
+    if source_text is None or slow is None:
         return _encode_rows(frame, constants, quoted, ())
-    run = tuple(source_columns)
     first = COLUMNS.index(run[0]) if run else 0
     if not run or COLUMNS[first : first + len(run)] != run:
         raise ValueError("encode_frame: source_columns must be consecutive ticket fields")
     with_text = frame.with_columns(source_text.alias(_SOURCE_TEXT))
     values = _encode_rows(with_text, constants, quoted, run)
-    slow = source_text.is_null().arg_true()
     if slow.len():
         values = values.scatter(slow, _encode_rows(frame[slow], constants, quoted, ()))
     return values
@@ -217,10 +232,11 @@ def _encode_rows(
     )
     event_date = event_date_expr(issue_date, emitted_at).dt.to_string("%Y-%m-%d")
 
+    schema = frame.schema
     columns = [name for name in COLUMNS if name not in constants and name not in run]
     if quoted is None:
-        quoted = _columns_needing_quotes(frame, columns)
-    small_floats = _columns_with_small_floats(frame, columns)
+        quoted = _columns_needing_quotes(frame, schema, columns)
+    small_floats = _columns_with_small_floats(frame, schema, columns)
     parts: list[pl.Expr] = [pl.lit(f"{PREFIX},"), event_date]
     text = ""
     for name in COLUMNS:
@@ -236,14 +252,16 @@ def _encode_rows(
             continue
         parts.append(pl.lit(text))
         text = ""
-        parts.append(_column_text(frame.schema[name], name, name in quoted, name in small_floats))
+        parts.append(_column_text(schema[name], name, name in quoted, name in small_floats))
     if text:
         parts.append(pl.lit(text))
     return frame.select(pl.concat_str(parts).alias("value")).to_series()
 
 
-def _columns_needing_quotes(frame: pl.DataFrame, columns: list[str]) -> set[str]:
-    text_columns = [name for name in columns if frame.schema[name] == pl.String]
+def _columns_needing_quotes(frame: pl.DataFrame, schema: pl.Schema, columns: list[str]) -> set[str]:
+    text_columns = [
+        name for name in columns if schema[name] == pl.String and name not in _FLOAT_FIELDS
+    ]
     if not text_columns or not frame.height:
         return set()
     found = frame.select(
@@ -255,8 +273,10 @@ def _columns_needing_quotes(frame: pl.DataFrame, columns: list[str]) -> set[str]
     return {name for name, any_found in zip(text_columns, found, strict=True) if any_found}
 
 
-def _columns_with_small_floats(frame: pl.DataFrame, columns: list[str]) -> set[str]:
-    float_columns = [name for name in columns if frame.schema[name] in (pl.Float64, pl.Float32)]
+def _columns_with_small_floats(
+    frame: pl.DataFrame, schema: pl.Schema, columns: list[str]
+) -> set[str]:
+    float_columns = [name for name in columns if schema[name] in (pl.Float64, pl.Float32)]
     if not float_columns or not frame.height:
         return set()
     found = frame.select(

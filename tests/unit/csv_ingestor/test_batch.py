@@ -176,3 +176,15 @@ def test_a_negative_summons_number_is_a_dead_letter_not_a_ticket(tmp_path: Path)
     (letter,) = [DeadLetter.model_validate_json(v) for _, v, _ in batch.dead_letters]
     assert letter.source == "negative.csv:2"
     assert letter.reason == "out of range: summons_number=-5 (must be >= 0)"
+
+
+def test_string_views_give_the_slices_of_the_buffer_short_long_and_null() -> None:
+    from prestacop_csv_ingestor.batch import _string_views
+
+    buffer = "x,twelve bytes,,thirteen byte,é long text beyond twelve bytes,z".encode()
+    pieces = buffer.split(b",")
+    starts = np.cumsum([0, *[len(p) + 1 for p in pieces[:-1]]]).astype(np.int64)
+    lengths = np.array([len(p) for p in pieces], dtype=np.int64)
+    valid = np.array([True, True, True, True, True, False])
+    texts = _string_views(buffer, starts, lengths, valid).to_list()
+    assert texts == [p.decode() for p in pieces[:-1]] + [None]

@@ -89,3 +89,12 @@ def test_the_vectorised_and_scalar_paths_agree_and_every_process_agrees() -> Non
         [sys.executable, "-c", POSITIONS_CODE], check=True, capture_output=True, text=True
     )
     assert fresh.stdout.strip() == f"{lat.tolist()} {lon.tolist()}"
+
+
+def test_position_texts_are_the_repr_of_the_positions() -> None:
+    summons = np.arange(7_000_000_000, 7_000_005_000, dtype=np.int64)
+    boroughs = np.arange(summons.size, dtype=np.int64) % 6
+    lat, lon = enrich.positions(summons, boroughs)
+    lat_text, lon_text = enrich.position_texts(enrich.position_indexes(summons, boroughs))
+    assert lat_text.to_list() == [repr(value) for value in lat.tolist()]
+    assert lon_text.to_list() == [repr(value) for value in lon.tolist()]

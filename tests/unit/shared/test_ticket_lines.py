@@ -149,6 +149,25 @@ def test_source_text_given_for_some_rows_gives_the_reference_values(
     assert values.to_list() == [encode_ticket_text(ticket) for ticket in batch]
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(tickets(), min_size=1, max_size=6), st.sampled_from(list(TicketLayout)))
+def test_floats_as_their_repr_and_source_text_for_every_row_give_the_reference_values(
+    batch: list[HistoricalTicket], layout: TicketLayout
+) -> None:
+    texts = [",".join(encode_field(getattr(t, name)) for name in layout.fields) for t in batch]
+    frame = frame_of(batch).with_columns(
+        pl.Series(name, [repr(getattr(t, name)) for t in batch], pl.String)
+        for name in ("latitude", "longitude")
+    )
+    without_source = frame.drop(*(name for name in layout.fields if name != "issue_date"))
+    values = encode_frame(
+        without_source, source_text=pl.Series(texts, dtype=pl.String), source_columns=layout.fields
+    )
+    assert values.to_list() == [encode_ticket_text(ticket) for ticket in batch]
+    with pytest.raises(KeyError, match="plate_id"):
+        encode_frame(without_source)
+
+
 def test_source_columns_must_be_consecutive_fields() -> None:
     ticket = HistoricalTicket(drone_id="d", latitude=1, longitude=1, summons_number=1,
                               source_file="f", source_line=2)  # fmt: skip

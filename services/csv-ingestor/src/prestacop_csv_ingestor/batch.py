@@ -1,9 +1,12 @@
 """Turning cut records into Kafka-ready tickets and dead letters, a whole batch at a time.
 
-Good records go to polars in one ``read_csv`` call (every column as text), are validated and
-typed with column expressions, enriched with numpy and written as T1 ticket lines by
-:func:`prestacop_shared.ticket_lines.encode_frame` (one ``concat_str``): no Python work per row or
-field, one ``str`` per ticket at the end. Each value decodes
+Good records go to polars in one ``read_csv`` call that reads only the fields validated or used
+for enrichment (as text); they are validated and typed with column expressions, enriched with
+numpy, and written as T1 ticket lines by :func:`prestacop_shared.ticket_lines.encode_frame` (one
+``concat_str``). A record without a quote character is already the T1 text of its source fields,
+so its line goes in as it is (a string view into the read buffer); only the rare records with a
+quote or rewritten are read in full and written field by field. No Python work per row or field
+otherwise, one ``str`` per ticket at the end. Each value decodes
 (:func:`~prestacop_shared.ticket_lines.decode_ticket`) to the ticket
 :func:`~prestacop_shared.tickets.ticket_from_source_row` makes of the same line.
 """
@@ -23,6 +26,7 @@ import pyarrow as pa
 
 from prestacop_csv_ingestor import enrich
 from prestacop_csv_ingestor.records import (
+    CARRIAGE_RETURN,
     QUOTE,
     REASON_COLUMNS,
     REASON_INTEGER,
@@ -129,32 +133,62 @@ def encode_batch(
         elif outcome is not None:
             reasons[index] = outcome
 
+    # polars reads an unquoted empty field as null; only a quoted one ("") comes back as "".
+    empty_strings_possible = buffer.find(
+        b'""', int(split.starts[0]), int(split.ends[-1])
+    ) >= 0 or bool(replaced)  # find, not a slice: a slice would copy the block
+
+    def parse_and_validate(
+        indexes: npt.NDArray[np.int64], fields: tuple[str, ...]
+    ) -> tuple[pl.DataFrame, npt.NDArray[np.int64]]:
+        """The valid records among ``indexes`` (their ``fields``) and their indexes; the
+        reasons of the others go to ``reasons``."""
+        frame, parse_reasons = _parse(context, buffer, split, indexes, replaced, fields)
+        if parse_reasons:
+            reasons.update(parse_reasons)
+            indexes = indexes[~np.isin(indexes, list(parse_reasons))]
+        if not indexes.size:
+            return frame, indexes
+        frame, row_reasons = _validate(frame, empty_strings_possible=empty_strings_possible)
+        for row, reason in row_reasons.items():
+            reasons[int(indexes[row])] = reason
+        if row_reasons:
+            keep = np.ones(indexes.size, dtype=bool)
+            keep[list(row_reasons)] = False
+            indexes = indexes[keep]
+        return frame, indexes
+
     good = np.ones(len(split), dtype=bool)
     good[list(reasons)] = False
-    good_indexes = np.flatnonzero(good)
-    frame, parse_reasons = _parse(context, buffer, split, good_indexes, replaced)
-    if parse_reasons:
-        reasons.update(parse_reasons)
-        good_indexes = good_indexes[~np.isin(good_indexes, list(parse_reasons))]
-    # polars reads an unquoted empty field as null; only a quoted one ("") comes back as "".
-    region = buffer[int(split.starts[0]) : int(split.ends[-1])]
-    frame, row_reasons = _validate(frame, empty_strings_possible=b'""' in region or bool(replaced))
+    # Only the fields checked or enriched are parsed for every record; the others are needed
+    # only for the rare records whose line is not their T1 text (see _source_text).
+    frame, good_indexes = parse_and_validate(np.flatnonzero(good), _checked_fields(layout))
     batch = EncodedBatch(lines=int(split.line_counts.sum()))
-    for row, reason in row_reasons.items():
-        reasons[int(good_indexes[row])] = reason
-    if row_reasons:
-        keep = np.ones(good_indexes.size, dtype=bool)
-        keep[list(row_reasons)] = False
-        good_indexes = good_indexes[keep]
+    if frame.height:
+        source_text = _source_text(buffer, split, good_indexes, replaced)
+        slow = np.flatnonzero(source_text.is_null().to_numpy())
+        if slow.size:
+            full, slow_indexes = parse_and_validate(good_indexes[slow], layout.fields)
+            if slow_indexes.size < slow.size:  # the csv module refused what polars read
+                keep = ~np.isin(good_indexes, np.setdiff1d(good_indexes[slow], slow_indexes))
+                frame, good_indexes = frame.filter(pl.Series(keep)), good_indexes[keep]
+                source_text = source_text.filter(pl.Series(keep))
+                slow = np.flatnonzero(source_text.is_null().to_numpy())
+            source_text = source_text.scatter(slow, _fields_text(full))
+        _encode(context, frame, split.lines[good_indexes], emitted_at, batch, source_text)
     for index in sorted(reasons):
         raw = record_bytes(buffer, int(split.starts[index]), int(split.ends[index]))
         batch.dead_letters.append(
             dead_letter(context, int(split.lines[index]), reasons[index], raw)
         )
-    if frame.height:
-        source_text = _source_text(buffer, split, good_indexes, replaced)
-        _encode(context, frame, split.lines[good_indexes], emitted_at, batch, source_text)
     return batch
+
+
+def _checked_fields(layout: TicketLayout) -> tuple[str, ...]:
+    """The fields every record is parsed for: those validated (integers) or used to enrich and
+    to date it, in the layout's order."""
+    wanted = INTEGER_FIELDS | {"issue_date", "violation_county"}
+    return tuple(name for name in layout.fields if name in wanted)
 
 
 def _parse(
@@ -163,8 +197,10 @@ def _parse(
     split: RecordSplit,
     good_indexes: npt.NDArray[np.int64],
     replaced: dict[int, bytes],
+    columns: tuple[str, ...],
 ) -> tuple[pl.DataFrame, dict[int, str]]:
-    """One polars frame of the good records (all text), and records that could not be read.
+    """One polars frame of the good records (``columns``, all text), and records that could not
+    be read.
 
     The cutter hands polars only records with no quote or clean (RFC 4180) quoting, so polars
     and the cutter agree; should they not, the batch is read record by record with the ``csv``
@@ -173,13 +209,13 @@ def _parse(
     fields = context.layout.fields
     schema = dict.fromkeys(fields, pl.String)
     if not good_indexes.size:
-        return pl.DataFrame(schema=schema), {}
+        return pl.DataFrame(schema=dict.fromkeys(columns, pl.String)), {}
     pieces = _contiguous_pieces(buffer, split, good_indexes, replaced)
     data = pieces[0] if len(pieces) == 1 else b"\n".join(pieces)
     try:
         frame = pl.read_csv(
             io.BytesIO(data), has_header=False, new_columns=list(fields), schema=schema,
-            quote_char='"',
+            quote_char='"', columns=[fields.index(name) for name in columns],
         )  # fmt: skip
         if frame.height == good_indexes.size:
             return frame, {}
@@ -203,7 +239,7 @@ def _parse(
             reasons[index] = f"{REASON_MALFORMED}: not one row of {len(fields)} columns"
             continue
         rows.append(parsed[0])
-    return pl.DataFrame(rows, schema=schema, orient="row"), reasons
+    return pl.DataFrame(rows, schema=schema, orient="row").select(columns), reasons
 
 
 def _text(buffer: bytes, split: RecordSplit, index: int, replaced: dict[int, bytes]) -> str:
@@ -310,15 +346,14 @@ def _encode(
     lines: npt.NDArray[np.int64],
     emitted_at: datetime,
     batch: EncodedBatch,
-    source_text: pl.Series | None = None,
+    source_text: pl.Series,
 ) -> None:
-    """Enrich the validated text columns and write each ticket as a T1 ticket line.
+    """Enrich the validated records and write each ticket as a T1 ticket line.
 
-    Source fields stay the text read (integer fields are canonical integer text, so their
-    characters are the integer's); a record's own line is its source fields' T1 text when
-    ``source_text`` holds it (see :func:`_source_text`). What every ticket of the batch shares
-    (``schema_version``, ``emitted_at``, ``source_file``, the columns the layout lacks) is
-    encoded once.
+    ``frame`` holds the checked fields of every record, ``source_text`` the T1 text of its
+    source fields (see :func:`_source_text` and :func:`_fields_text`). Positions are the point
+    table's ``repr`` text. What every ticket of the batch shares (``schema_version``,
+    ``emitted_at``, ``source_file``, the columns the layout lacks) is encoded once.
     """
     inputs = frame.select(
         pl.col("summons_number").cast(pl.Int64),
@@ -329,21 +364,30 @@ def _encode(
     counties = inputs["violation_county"].to_numpy()
     precincts = inputs["violation_precinct"].to_numpy()
     boroughs = enrich.borough_indexes(counties, precincts)
-    latitude, longitude = enrich.positions(summons, boroughs)
+    latitude, longitude = enrich.position_texts(enrich.position_indexes(summons, boroughs))
     drones = pl.Series(context.fleet).gather(enrich.drone_indexes(summons, len(context.fleet)))
-    line_numbers = pl.Series("source_line", lines, dtype=pl.Int64)
-    tickets = frame.with_columns(
-        (f"{context.fingerprint}:" + line_numbers.cast(pl.String)).alias("event_id"),
-        drones.alias("drone_id"),
-        pl.Series("latitude", latitude, dtype=pl.Float64),
-        pl.Series("longitude", longitude, dtype=pl.Float64),
-        line_numbers,
+    line_text = pl.Series("source_line", lines, dtype=pl.Int64).cast(pl.String)
+    added = pl.DataFrame(
+        [
+            (f"{context.fingerprint}:" + line_text).alias("event_id"),
+            drones.alias("drone_id"),
+            latitude,
+            longitude,
+            line_text,
+        ]
     )
     constants: dict[str, object] = dict.fromkeys(_missing_fields(context.layout))
     constants.update(schema_version=1, emitted_at=emitted_at, source_file=context.source_file)
-    batch.values = ticket_lines.encode_frame(
-        tickets, constants, source_text=source_text, source_columns=context.layout.fields
-    ).to_list()
+    quoted = [
+        name
+        for name, texts in (("event_id", [context.fingerprint]), ("drone_id", context.fleet))
+        if any(ticket_lines.encode_field(text) != text for text in texts)
+    ]
+    values = ticket_lines.encode_frame(
+        added.with_columns(frame["issue_date"]), constants, quoted=quoted,
+        source_text=source_text, source_columns=context.layout.fields,
+    )  # fmt: skip
+    batch.values = values.to_list()
     batch.keys = frame["summons_number"].to_list()
     batch.summons = summons
 
@@ -355,29 +399,72 @@ def _source_text(
     replaced: dict[int, bytes],
 ) -> pl.Series:
     """Per good record, its line as it is in the file where that is already the T1 text of its
-    source fields, else null (one Arrow array over the buffer: no Python work per record).
+    source fields, else null: string views into the buffer, no copy and no Python work per
+    record.
 
     A record without a quote character that was read as it is (not rewritten, not re-decoded)
     has no field holding ``,``, ``"``, CR or LF, and its empty fields are the nulls; its integer
     fields passed the canonical check. So its text, without the line ending, is the T1 text.
+    Good records are UTF-8 (:func:`~prestacop_csv_ingestor.records.find_undecodable`); the views
+    reach no byte of any other record.
     """
-    count = len(split)
-    offsets = np.empty(count + 1, dtype=np.int64)
-    offsets[:count] = split.starts
-    offsets[count] = split.ends[-1]
-    lines = pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(), count, [None, pa.py_buffer(offsets), pa.py_buffer(buffer)]
-    )  # record i is buffer[starts[i]:starts[i + 1]]: its text and its newline (records tile)
-    start, end = int(split.starts[0]), int(split.ends[-1])
-    quotes = np.flatnonzero(np.frombuffer(buffer, dtype=np.uint8)[start:end] == QUOTE) + start
-    excluded = np.zeros(count, dtype=bool)
-    excluded[np.searchsorted(split.ends, quotes)] = True
-    excluded[list(replaced)] = True
-    # take() copies the chosen records into a buffer of their own (a null index gives null), so
-    # the UTF-8 check of the cast sees only good records, never a quarantined one.
-    chosen = pa.array(good_indexes, type=pa.int64(), mask=excluded[good_indexes])
-    text = pl.Series(lines.take(chosen).cast(pa.large_string()))
-    return text.str.strip_suffix("\n").str.strip_suffix("\r")
+    view = np.frombuffer(buffer, dtype=np.uint8)
+    begin, end = int(split.starts[0]), int(split.ends[-1])
+    quotes = np.flatnonzero(view[begin:end] == QUOTE) + begin
+    usable = np.ones(len(split), dtype=bool)
+    usable[np.searchsorted(split.ends, quotes)] = False
+    usable[list(replaced)] = False
+    starts, ends = split.starts[good_indexes], split.ends[good_indexes]
+    carriage_return = (ends > starts) & (view[np.maximum(ends - 1, 0)] == CARRIAGE_RETURN)
+    return _string_views(buffer, starts, ends - starts - carriage_return, usable[good_indexes])
+
+
+_INLINE_BYTES = 12
+"""Arrow string views hold a string of up to 12 bytes in the view itself."""
+
+
+def _string_views(
+    buffer: bytes,
+    starts: npt.NDArray[np.int64],
+    lengths: npt.NDArray[np.int64],
+    valid: npt.NDArray[np.bool_],
+) -> pl.Series:
+    """The strings ``buffer[start:start + length]`` (null where not ``valid``) as one Arrow
+    string-view array over ``buffer``: 16 bytes per string, the text itself is not copied.
+
+    A view is its length (int32), then the string itself when it has at most 12 bytes, else its
+    first 4 bytes, the data buffer's index (0) and the string's offset in it (int32).
+    """
+    if len(buffer) >= 2**31:
+        raise ValueError("string views address at most 2 GiB: use smaller blocks")
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    count = int(starts.size)
+    views = np.zeros((count, 16), dtype=np.uint8)
+    views[:, :4] = lengths.astype("<i4").view(np.uint8).reshape(count, 4)
+    head = data[np.minimum(starts[:, None] + np.arange(_INLINE_BYTES), data.size - 1)]
+    views[:, 4:] = np.where(np.arange(_INLINE_BYTES) < lengths[:, None], head, 0)
+    long = lengths > _INLINE_BYTES
+    views[long, 8:12] = 0
+    views[long, 12:] = starts[long].astype("<i4").view(np.uint8).reshape(-1, 4)
+    validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    array = pa.Array.from_buffers(
+        pa.string_view(), count, [validity, pa.py_buffer(views), pa.py_buffer(buffer)]
+    )
+    return pl.Series(array)
+
+
+def _fields_text(frame: pl.DataFrame) -> pl.Series:
+    """The T1 text of the source fields of each row of ``frame`` (every field, validated): the
+    rare records whose line is not that text (a quote, a rewrite), field by field in Python.
+
+    Integer fields are canonical integer text, which :func:`~prestacop_shared.ticket_lines.
+    encode_field` writes as the integer's own text.
+    """
+    encode_field = ticket_lines.encode_field
+    return pl.Series(
+        [",".join(encode_field(value) for value in row) for row in frame.iter_rows()],
+        dtype=pl.String,
+    )
 
 
 def _missing_fields(layout: TicketLayout) -> tuple[str, ...]:

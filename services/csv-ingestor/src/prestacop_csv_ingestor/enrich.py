@@ -17,11 +17,13 @@ precinct-accurate.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from prestacop_shared.borough_points import borough_points
 from prestacop_shared.fleet import (
@@ -80,12 +82,29 @@ def borough_indexes(
     return result
 
 
-@cache
+_TABLE_LOCK: Final = threading.Lock()
+
+
 def _point_table() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """All boroughs' points in one ``(n, 2)`` array, and per borough index its first row and count.
 
     Borough ``b`` owns rows ``first[b] .. first[b] + count[b]``; the unknown borough owns them all.
+    Built once per process (about a second of pure Python), by whichever thread asks first.
     """
+    with _TABLE_LOCK:
+        return _built_point_table()
+
+
+def prepare_positions() -> None:
+    """Build the point table now, in a background thread, so that it is ready (or nearly) when
+    the first batch needs it: the ingestor starts it while it waits for Kafka."""
+    threading.Thread(target=_position_texts, name="point-table", daemon=True).start()
+
+
+@cache
+def _built_point_table() -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]:
     tables = borough_points()
     points = np.array([point for name in BOROUGHS for point in tables[name]], dtype=np.float64)
     counts = [len(tables[name]) for name in BOROUGHS]
@@ -93,14 +112,44 @@ def _point_table() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.
     return points, first, np.array([*counts, len(points)], dtype=np.int64)
 
 
+def position_indexes(
+    summons: npt.NDArray[np.int64], boroughs: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Row of each ticket's position in the point table: a hash of its summons number picks
+    one of its borough's points (of any borough's if unknown)."""
+    _, first, counts = _point_table()
+    offsets = (mix(summons, 1) % counts[boroughs].astype(np.uint64)).astype(np.int64)
+    chosen: npt.NDArray[np.int64] = first[boroughs] + offsets
+    return chosen
+
+
 def positions(
     summons: npt.NDArray[np.int64], boroughs: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Deterministic (latitude, longitude) inside each ticket's borough (anywhere if unknown)."""
-    points, first, counts = _point_table()
-    offsets = (mix(summons, 1) % counts[boroughs].astype(np.uint64)).astype(np.int64)
-    chosen = points[first[boroughs] + offsets]
+    chosen = _point_table()[0][position_indexes(summons, boroughs)]
     return chosen[:, 0].copy(), chosen[:, 1].copy()
+
+
+def _position_texts() -> tuple[pl.Series, pl.Series]:
+    with _TABLE_LOCK:
+        return _built_position_texts()
+
+
+@cache
+def _built_position_texts() -> tuple[pl.Series, pl.Series]:
+    points = _built_point_table()[0]
+    return (
+        pl.Series("latitude", [repr(value) for value in points[:, 0].tolist()], pl.String),
+        pl.Series("longitude", [repr(value) for value in points[:, 1].tolist()], pl.String),
+    )
+
+
+def position_texts(indexes: npt.NDArray[np.int64]) -> tuple[pl.Series, pl.Series]:
+    """The (latitude, longitude) of :func:`position_indexes` as their ``repr`` text, the T1
+    text of a float: each of the table's points is formatted once, not once per ticket."""
+    latitude, longitude = _position_texts()
+    return latitude.gather(indexes), longitude.gather(indexes)
 
 
 def county_index(county: str | None) -> int:

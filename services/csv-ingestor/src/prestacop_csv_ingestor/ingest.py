@@ -23,7 +23,7 @@ from confluent_kafka import KafkaException, Producer
 from prestacop_csv_ingestor.batch import EncodedBatch, FileContext
 from prestacop_csv_ingestor.blocks import BlockReader, ReadAhead
 from prestacop_csv_ingestor.config import Settings
-from prestacop_csv_ingestor.enrich import archive_fleet
+from prestacop_csv_ingestor.enrich import archive_fleet, prepare_positions
 from prestacop_csv_ingestor.exceptions import DeliveryError, FileChangedError
 from prestacop_csv_ingestor.fingerprint import file_fingerprint
 from prestacop_csv_ingestor.progress import FileProgress, ensure_topics, load_progress
@@ -61,6 +61,7 @@ class FileIngestor:
         self.on_progress = on_progress
         self.on_commit = on_commit
         self.fleet = archive_fleet(settings.fleet, settings.fleet_size)
+        prepare_positions()
         self.tickets_topic = kafka.topic(topics.NYPD_TICKETS)
         self.dlq_topic = kafka.topic(topics.NYPD_TICKETS_DLQ)
         self.progress_topic = kafka.topic(topics.NYPD_INGEST_PROGRESS)

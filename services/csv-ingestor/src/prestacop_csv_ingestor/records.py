@@ -115,6 +115,7 @@ def split_records(
     line_starts[0] = 0
     line_starts[1:] = line_ends[:-1] + 1
     quotes = np.flatnonzero(view == QUOTE).astype(np.int64)
+    commas = np.flatnonzero(view == COMMA).astype(np.int64)
     quotes_before = np.searchsorted(quotes, line_starts).astype(np.int64)
     quote_counts = np.searchsorted(quotes, line_ends) - quotes_before
 
@@ -124,8 +125,8 @@ def split_records(
     odd = np.flatnonzero(quote_counts & 1)
     if odd.size:
         usable = _join_quoted_lines(
-            view, quotes, quotes_before, line_starts, line_ends, odd, continues, lone_returns,
-            eof=eof, expected_columns=expected_columns, max_record_bytes=max_record_bytes,
+            view, quotes, commas, quotes_before, line_starts, line_ends, odd, continues,
+            lone_returns, eof=eof, expected_columns=expected_columns, max_record_bytes=max_record_bytes,
             max_record_lines=max_record_lines,
         )  # fmt: skip
         if not usable:
@@ -140,12 +141,12 @@ def split_records(
     line_counts = lasts - firsts + 1
     first_quote = quotes_before[firsts]
     record_quotes = np.searchsorted(quotes, ends) - first_quote
-    columns = _column_counts(view, starts, ends)
+    columns = _column_counts(commas, starts, ends)
     reasons: dict[int, str] = {}
     rewritten: dict[int, bytes] = {}
     if quotes.size or lone_returns.size:
         clean = _clean_records(view, quotes, first_quote, record_quotes, starts, ends)
-        columns -= _quoted_commas(view, quotes, first_quote, record_quotes, clean)
+        columns -= _quoted_commas(commas, quotes, first_quote, record_quotes, clean)
         # polars drops a lone CR before a comma: such records are read by the csv module too.
         inside = lone_returns[lone_returns < ends[-1]]
         clean[np.searchsorted(ends, inside, side="right")] = False
@@ -180,6 +181,7 @@ def split_records(
 def _join_quoted_lines(
     view: npt.NDArray[np.uint8],
     quotes: IntArray,
+    commas: IntArray,
     quotes_before: IntArray,
     line_starts: IntArray,
     line_ends: IntArray,
@@ -213,8 +215,8 @@ def _join_quoted_lines(
                 one = np.array([0], dtype=np.int64)
                 record = (np.array([start]), np.array([end]))
                 clean = _clean_records(view, quotes, one + quote_from, one + quote_count, *record)
-                columns = _column_counts(view, *record) - _quoted_commas(
-                    view, quotes, one + quote_from, one + quote_count, clean
+                columns = _column_counts(commas, *record) - _quoted_commas(
+                    commas, quotes, one + quote_from, one + quote_count, clean
                 )
                 returns = np.searchsorted(lone_returns, [start, end])
                 if (
@@ -285,13 +287,14 @@ def _owned_quotes(first_quote: IntArray, record_quotes: IntArray) -> tuple[IntAr
 
 
 def _quoted_commas(
-    view: npt.NDArray[np.uint8],
+    commas: IntArray,
     quotes: IntArray,
     first_quote: IntArray,
     record_quotes: IntArray,
     clean: npt.NDArray[np.bool_],
 ) -> IntArray:
-    """Commas inside the quoted fields of each clean record (0 for the others)."""
+    """Commas (positions ``commas``) inside the quoted fields of each clean record (0 for the
+    others)."""
     result = np.zeros(first_quote.size, dtype=np.int64)
     if not (clean & (record_quotes > 0)).any():
         return result
@@ -299,22 +302,15 @@ def _quoted_commas(
     keep = clean[owner]
     paired, owner = quotes[index[keep]], owner[keep]
     opens, closes = paired[0::2], paired[1::2]
-    comma_positions = np.flatnonzero(view[: int(closes[-1]) + 1] == COMMA)
-    inside = np.searchsorted(comma_positions, closes) - np.searchsorted(comma_positions, opens)
+    inside = np.searchsorted(commas, closes) - np.searchsorted(commas, opens)
     result += np.bincount(owner[0::2], weights=inside, minlength=first_quote.size).astype(np.int64)
     return result
 
 
-def _column_counts(view: npt.NDArray[np.uint8], starts: IntArray, ends: IntArray) -> IntArray:
-    """Commas + 1 per record (quotes not considered)."""
-    region = view[: min(int(ends[-1]) + 1, int(view.size))]
-    is_comma = region == COMMA
-    commas = np.add.reduceat(is_comma, np.minimum(starts, region.size - 1), dtype=np.int64)
-    # reduceat gives the element at start for empty records (start == end): fix those up.
-    empty = ends == starts
-    if empty.any():
-        commas[empty] = 0
-    return commas + 1
+def _column_counts(commas: IntArray, starts: IntArray, ends: IntArray) -> IntArray:
+    """Commas + 1 per record (quotes not considered), from the sorted comma positions."""
+    counts: IntArray = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+    return counts
 
 
 def _text(view: npt.NDArray[np.uint8], start: int, end: int) -> bytes:
