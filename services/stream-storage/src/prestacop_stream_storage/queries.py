@@ -331,7 +331,13 @@ def _observed(frame: DataFrame, name: str) -> int:
 
 
 def _file_sink(spark: SparkSession, output: Path, file_format: Any, options: dict[str, str]) -> Any:
-    """Spark's file sink (``FileStreamSink``) at ``output``, partitioned by ``event_date``."""
+    """Spark's file sink (``FileStreamSink``) at ``output``, partitioned by ``event_date``.
+
+    The class Spark's own ``writeStream.format(...)`` file sinks use, reached through py4j: it
+    is not public API (Spark 4 moved it to ``...execution.streaming.sinks``), so pyspark is
+    pinned (``uv.lock``) and ``tests/integration/stream_storage/test_ticket_sinks.py`` fails at
+    once if it moves or changes.
+    """
     context: Any = spark.sparkContext
     jvm, client = context._jvm, context._gateway._gateway_client
     python_utils = jvm.org.apache.spark.api.python.PythonUtils
