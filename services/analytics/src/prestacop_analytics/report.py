@@ -99,7 +99,7 @@ def _count_new_files(
     written: list[tuple[StoredInput, dict[str, int], str]] = []
     for source in sources:
         coverage = state.coverage(source.name)
-        fresh = {p: b for p, b in committed[source.name].items() if p not in coverage.files}
+        fresh = _uncounted(coverage.files, committed[source.name])
         new_files[source.name] = len(fresh)
         if not fresh:
             continue
@@ -120,10 +120,15 @@ def _count_new_files(
     return new_files
 
 
+def _uncounted(counted: dict[str, int], committed: dict[str, int]) -> dict[str, int]:
+    """The ``committed`` files (path -> batch id) that are not among the ``counted`` ones."""
+    return {path: batch for path, batch in committed.items() if path not in counted}
+
+
 def _has_new_files(state: KeptState, committed: dict[str, dict[str, int]]) -> bool:
-    """Whether any input has a committed file ``state`` has not counted."""
+    """Whether any input has a committed file ``state`` has not counted (``state`` unchanged)."""
     return any(
-        not set(files) <= set(state.inputs[name].files) if name in state.inputs else bool(files)
+        _uncounted(state.inputs[name].files if name in state.inputs else {}, files)
         for name, files in committed.items()
     )
 
