@@ -23,8 +23,15 @@ pytestmark = pytest.mark.unit
 FAKE_MVN = """#!/bin/sh
 echo run >> "{calls}"
 for arg in "$@"; do
-  case "$arg" in -DoutputDirectory=*) out="${{arg#-DoutputDirectory=}}";; esac
+  case "$arg" in
+    -DoutputDirectory=*) out="${{arg#-DoutputDirectory=}}";;
+    -DbuildDirectory=*) build="${{arg#-DbuildDirectory=}}";;
+  esac
 done
+if [ -n "$build" ]; then
+  mkdir -p "$build" && touch "$build/prestacop-spark-functions-1.jar"
+  exit 0
+fi
 touch "$out/some-lib-1.0.jar"
 if [ -f "{fail_flag}" ]; then
   echo "[ERROR] Could not resolve dependencies for project io.prestacop.devkit"
@@ -103,7 +110,33 @@ def test_failed_fetch_reports_mvn_output_and_is_redone(
 
     fake_mvn["fail_flag"].unlink()
     jars = ensure_spark_kafka_jars()
-    assert [jar.name for jar in jars] == ["other-lib-2.0.jar", "some-lib-1.0.jar"]
+    # The connector's jars, and stream-storage's function built beside them (a second mvn run).
+    assert [jar.name for jar in jars] == [
+        "other-lib-2.0.jar",
+        "prestacop-spark-functions-1.jar",
+        "some-lib-1.0.jar",
+    ]
     assert spark_kafka_jars_csv() == ",".join(str(jar) for jar in jars)
     assert all(Path(path).is_absolute() for path in spark_kafka_jars_csv().split(","))
+    assert _mvn_calls(fake_mvn) == 3
+
+
+def test_a_changed_function_source_is_built_again(
+    cache: Path, fake_mvn: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prestacop_devkit import jars
+
+    ensure_spark_kafka_jars()
+    ensure_spark_kafka_jars()
     assert _mvn_calls(fake_mvn) == 2
+    before = jars._set_digest(jars.SPARK_KAFKA_SET)
+    real_read = Path.read_bytes
+
+    def edited(path: Path) -> bytes:
+        content = real_read(path)
+        return content + b"// edited" if path.name == "T1StoredLine.java" else content
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert jars._set_digest(jars.SPARK_KAFKA_SET) != before
+    ensure_spark_kafka_jars()
+    assert _mvn_calls(fake_mvn) == 4

@@ -29,3 +29,7 @@ class KafkaUnavailableError(StreamStorageError):
 
 class HttpUnavailableError(StreamStorageError):
     """The /healthz and /metrics server cannot listen where ``STORAGE_HTTP_PORT`` says."""
+
+
+class FunctionsJarMissingError(StreamStorageError):
+    """Spark cannot load stream-storage's Java function: its jar is not on the classpath."""

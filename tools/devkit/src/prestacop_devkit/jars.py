@@ -3,11 +3,14 @@
 Two sets, each described by a small pom under ``tools/devkit/maven/``:
 
 * ``kafka``: an Apache Kafka 4.1.1 KRaft broker, its tools (perf tests) and a log4j2 binding;
-* ``spark-kafka``: Spark's Kafka data source for pyspark 4.2.0, minus what pyspark ships.
+* ``spark-kafka``: Spark's Kafka data source for pyspark 4.2.0, minus what pyspark ships, and
+  stream-storage's own Spark function (``services/stream-storage/java``, built with ``mvn
+  package``), so that ``spark.jars`` takes both from one folder.
 
 ``mvn dependency:copy-dependencies`` copies each set into ``<cache>/jars/<name>/``. The copy goes
-to a temporary sibling directory that is renamed into place and stamped with a marker (the pom's
-hash) only once complete, so an interrupted fetch, or a changed pom, is fetched again.
+to a temporary sibling directory that is renamed into place and stamped with a marker (the hash
+of the pom, and of the function's sources) only once complete, so an interrupted fetch, or a
+changed pom or source, is fetched (built) again.
 
 Fetching is the setup step (``prestacop-devkit fetch-jars``). :func:`spark_kafka_jars_csv` is meant
 for Spark run time and never fetches: it raises :class:`JarsNotFetchedError` instead.
@@ -39,6 +42,9 @@ logger = logging.getLogger(__name__)
 KAFKA_SET = "kafka"
 SPARK_KAFKA_SET = "spark-kafka"
 _SET_DIRS = {KAFKA_SET: "kafka-4.1.1", SPARK_KAFKA_SET: "spark-kafka-4.2.0"}
+_FUNCTIONS_PROJECT = Path("services") / "stream-storage" / "java"
+FUNCTIONS_JAR = "prestacop-spark-functions-1.jar"
+"""The jar ``services/stream-storage/java/pom.xml`` builds (its artifactId and version)."""
 _MARKER = ".complete"
 _MVN_TAIL_LINES = 40
 _MVN_TIMEOUT_S = 900
@@ -90,8 +96,22 @@ def _jar_dir(name: str) -> Path:
     return cache_dir() / "jars" / _SET_DIRS[name]
 
 
-def _pom_digest(pom: Path) -> str:
-    return hashlib.sha256(pom.read_bytes()).hexdigest()
+def _functions_project() -> Path:
+    project = repo_root() / _FUNCTIONS_PROJECT
+    if not (project / "pom.xml").is_file():
+        raise DevkitError(f"stream-storage's Spark function project not found at {project}")
+    return project
+
+
+def _set_digest(name: str) -> str:
+    """The hash a complete set is stamped with: its pom, plus the function's pom and sources."""
+    digest = hashlib.sha256(_pom(name).read_bytes())
+    if name == SPARK_KAFKA_SET:
+        project = _functions_project()
+        for source in sorted([project / "pom.xml", *project.glob("src/**/*.java")]):
+            digest.update(source.relative_to(project).as_posix().encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
 
 
 def _is_complete(dest: Path, digest: str) -> bool:
@@ -111,17 +131,14 @@ def _fetch_lock(dest: Path) -> Iterator[None]:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-def _run_mvn(pom: Path, output_dir: Path) -> None:
+def _run_mvn(pom: Path, *arguments: str) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise MavenNotFoundError(
             "mvn not found on PATH: install Maven 3.8+ (and Java 17+) to fetch the Kafka and "
             "Spark connector jars from Maven Central"
         )
-    command = [
-        mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(pom),
-        "dependency:copy-dependencies", f"-DoutputDirectory={output_dir}",
-    ]  # fmt: skip
+    command = [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(pom), *arguments]
     try:
         done = subprocess.run(  # noqa: S603 - fixed argv, no shell
             command, capture_output=True, text=True, timeout=_MVN_TIMEOUT_S, check=False
@@ -131,13 +148,25 @@ def _run_mvn(pom: Path, output_dir: Path) -> None:
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-_MVN_TAIL_LINES:])
         raise JarFetchError(
-            f"mvn dependency:copy-dependencies failed (exit {done.returncode}) for {pom}:\n{tail}"
+            f"mvn {' '.join(arguments)} failed (exit {done.returncode}) for {pom}:\n{tail}"
         )
+
+
+def _build_functions(output_dir: Path) -> None:
+    """Build stream-storage's Spark function jar into ``output_dir`` (its classes: a sibling)."""
+    build = output_dir.with_name(output_dir.name + ".build")
+    shutil.rmtree(build, ignore_errors=True)
+    _run_mvn(_functions_project() / "pom.xml", "package", f"-DbuildDirectory={build}")
+    jar = build / FUNCTIONS_JAR
+    if not jar.is_file():
+        raise JarFetchError(f"mvn package succeeded but built no {FUNCTIONS_JAR} in {build}")
+    shutil.move(jar, output_dir / FUNCTIONS_JAR)
+    shutil.rmtree(build, ignore_errors=True)
 
 
 def _ensure(name: str) -> Path:
     pom = _pom(name)
-    digest = _pom_digest(pom)
+    digest = _set_digest(name)
     dest = _jar_dir(name)
     if _is_complete(dest, digest):
         return dest
@@ -149,9 +178,11 @@ def _ensure(name: str) -> Path:
         partial.mkdir(parents=True)
         logger.info("fetching jars", extra={"jar_set": name, "pom": str(pom)})
         started = time.monotonic()
-        _run_mvn(pom, partial)
+        _run_mvn(pom, "dependency:copy-dependencies", f"-DoutputDirectory={partial}")
         if not any(partial.glob("*.jar")):
             raise JarFetchError(f"mvn succeeded but copied no jar into {partial}")
+        if name == SPARK_KAFKA_SET:
+            _build_functions(partial)
         (partial / _MARKER).write_text(digest + "\n")
         shutil.rmtree(dest, ignore_errors=True)
         partial.rename(dest)
@@ -216,7 +247,7 @@ def spark_kafka_jars_csv() -> str:
         JarsNotFetchedError: the jars are not (completely) in the cache.
     """
     dest = _jar_dir(SPARK_KAFKA_SET)
-    if not _is_complete(dest, _pom_digest(_pom(SPARK_KAFKA_SET))):
+    if not _is_complete(dest, _set_digest(SPARK_KAFKA_SET)):
         raise JarsNotFetchedError(
             f"Spark Kafka connector jars missing or stale in {dest}: "
             "run `prestacop-devkit fetch-jars` first"
