@@ -37,7 +37,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from prestacop_analytics.exceptions import DatasetError
-from prestacop_analytics.inputs import TICKET_COLUMNS, project_tickets
+from prestacop_analytics.inputs import project_tickets
 from prestacop_shared import datasets
 from prestacop_shared.events import ViolationSource
 from prestacop_shared.exceptions import PrestacopError
@@ -101,7 +101,7 @@ def _grouping_sets(
 
 def tickets_partial(tickets: DataFrame, cell_deg: float) -> DataFrame:
     """Ticket counts by every key set of :data:`SUMMARY_KEYS`, from one scan."""
-    typed = project_tickets(tickets.select(*TICKET_COLUMNS))
+    typed = project_tickets(tickets)
     with_cells = typed.select("*", *cell_columns(cell_deg))
     return _grouping_sets(with_cells, SUMMARY_KEYS, F.count(F.lit(1)).alias("tickets"))
 
