@@ -11,13 +11,16 @@ and over the same committed files:
 * DuckDB: the same queries (``tests/integration/analytics/duckdb_report.py``) over the part files
   listed in the sink's ``_spark_metadata`` log;
 * Spark incremental: one more batch of 1% new rows is appended to the sink in a new date
-  partition (a batch of the same streaming query, not timed), then ``run_report()`` counts it.
+  partition (a batch of the same streaming query, not timed), then ``run_report()`` counts it,
+  with the Spark stages it ran.
 
 The appended batches stay in the cache (each bench run adds 1%, on a later day): the full runs
 cover every committed file, so the row counts printed are the ones both engines read.
 
-Usage: ``.venv/bin/python benchmarks/bench_analytics.py [--quick] [--sizes 1000000,...]`` (quick:
-500k rows; generating the stored data takes about 35 s per 1M rows on an idle machine).
+Usage: ``.venv/bin/python benchmarks/bench_analytics.py [--quick] [--sizes 1000000,...]
+[--incremental-runs N]`` (quick: 500k rows; generating the stored data takes about 35 s per 1M
+rows on an idle machine; N incremental runs count the same new batch, each from the state before
+it, and the median is printed).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -248,13 +252,21 @@ class Measured:
     duck_s: float
     increment_rows: int
     incremental_s: float
+    incremental_runs: list[float]
     full_stages: list[dict[str, Any]]
+    incremental_stages: list[dict[str, Any]]
     full_manifest: dict[str, Any]
     incremental_manifest: dict[str, Any]
 
 
-def measure(spark: SparkSession, base_rows: int, reports: Path, *, warm_up: bool) -> Measured:
-    """Full Spark run, DuckDB, then an incremental run after a 1% batch in a new partition."""
+def measure(
+    spark: SparkSession, base_rows: int, reports: Path, *, warm_up: bool, incremental_runs: int
+) -> Measured:
+    """Full Spark run, DuckDB, then incremental runs after a 1% batch in a new partition.
+
+    Each incremental run starts from the state of the full run (the batch not yet counted);
+    the median of their times is reported.
+    """
     data = stored_data(spark, base_rows)
     analytics = AnalyticsSettings(DATA_DIR=data, REPORTS_DIR=reports / str(base_rows))
     if warm_up:
@@ -271,14 +283,23 @@ def measure(spark: SparkSession, base_rows: int, reports: Path, *, warm_up: bool
     if counts["tickets"] != rows:
         raise SystemExit(f"row counts disagree: duckdb {counts}, spark {full.manifest['inputs']}")
     increment = append_increment(spark, data, base_rows)
-    started = time.perf_counter()
-    incremental = run_report(spark, analytics)
-    incremental_s = time.perf_counter() - started
+    counted = reports / f".state-before-increment-{base_rows}"
+    shutil.copytree(analytics.state_dir, counted)
+    times = []
+    for _ in range(incremental_runs):  # each from the state that has not counted the batch
+        shutil.rmtree(analytics.state_dir)
+        shutil.copytree(counted, analytics.state_dir)
+        before = _last_stage(spark)
+        started = time.perf_counter()
+        incremental = run_report(spark, analytics)
+        times.append(time.perf_counter() - started)
+        incremental_stages = stage_report(spark, before)
+    incremental_s = statistics.median(times)
     if incremental.manifest["inputs"]["tickets"]["rows"] != rows + increment:
         raise SystemExit(f"incremental run missed rows: {incremental.manifest['inputs']}")
     return Measured(
         rows, _folder_mb(TICKETS.output_dir(data)), full_s, duck_s, increment, incremental_s,
-        stages, full.manifest, incremental.manifest,
+        times, stages, incremental_stages, full.manifest, incremental.manifest,
     )  # fmt: skip
 
 
@@ -286,6 +307,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="500k rows only")
     parser.add_argument("--sizes", help="comma-separated stored ticket counts")
+    parser.add_argument(
+        "--incremental-runs",
+        type=int,
+        default=1,
+        help="incremental runs over the same new batch (the median is printed)",
+    )
     args = parser.parse_args()
     if args.sizes:
         sizes = [int(size) for size in args.sizes.split(",")]
@@ -300,7 +327,13 @@ def main() -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as reports:
         results = [
-            measure(spark, rows, Path(reports), warm_up=index == 0)
+            measure(
+                spark,
+                rows,
+                Path(reports),
+                warm_up=index == 0,
+                incremental_runs=args.incremental_runs,
+            )
             for index, rows in enumerate(sizes)
         ]
     spark.stop()
@@ -315,8 +348,14 @@ def main() -> None:
             f"{m.full_s / m.duck_s:>9.2f}x {m.increment_rows:>8,} {m.incremental_s:>8.2f} "
             f"{m.incremental_s / m.duck_s:>10.3f}x"
         )
+        if len(m.incremental_runs) > 1:
+            runs = ", ".join(f"{t:.2f}" for t in m.incremental_runs)
+            print(f"{'':>15} incremental runs at {m.rows:,} (median above): {runs} s")
     last = results[-1]
     _print_stages(f"Spark stages of the full run at {last.rows:,} rows", last.full_stages)
+    _print_stages(
+        f"Spark stages of the incremental run at {last.rows:,} rows", last.incremental_stages
+    )
     for label, manifest in (
         ("full", last.full_manifest),
         ("incremental", last.incremental_manifest),

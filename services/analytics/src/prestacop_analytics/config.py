@@ -53,6 +53,14 @@ class AnalyticsSettings(BaseSettings):
         "with new files that finds this many recounts every committed file into one folder "
         "instead, so what each run merges stays bounded",
     )
+    COLLECT_PARTIAL_MAX_MB: float = Field(
+        default=64,
+        ge=0,
+        description="An input whose new files hold at most this many MB "
+        "(ANALYTICS_COLLECT_PARTIAL_MAX_MB) has its partial collected to the driver with Arrow "
+        "and written there; bigger ones are written by Spark. Same partial either way; 0: "
+        "always Spark",
+    )
     POSITION_CELL_DEG: float = Field(
         default=0.005, gt=0.0, le=1.0, description="Grid cell of the violations map, degrees"
     )

@@ -30,11 +30,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from prestacop_analytics.exceptions import DatasetError
-from prestacop_analytics.inputs import TICKET_COLUMNS, project_tickets
+from prestacop_analytics.inputs import project_tickets
 from prestacop_shared import datasets
 from prestacop_shared.events import ViolationSource
 from prestacop_shared.exceptions import PrestacopError
@@ -98,7 +101,7 @@ def _grouping_sets(
 
 def tickets_partial(tickets: DataFrame, cell_deg: float) -> DataFrame:
     """Ticket counts by every key set of :data:`SUMMARY_KEYS`, from one scan."""
-    typed = project_tickets(tickets.select(*TICKET_COLUMNS))
+    typed = project_tickets(tickets)
     with_cells = typed.select("*", *cell_columns(cell_deg))
     return _grouping_sets(with_cells, SUMMARY_KEYS, F.count(F.lit(1)).alias("tickets"))
 
@@ -252,14 +255,68 @@ def stored_inputs(data_dir: Path, quarantine_dir: Path, cell_deg: float) -> list
 
 
 def write_partial(
-    spark: SparkSession, source: StoredInput, files: Sequence[Path], folder: Path
+    spark: SparkSession,
+    source: StoredInput,
+    files: Sequence[Path],
+    folder: Path,
+    *,
+    collect_max_bytes: int,
 ) -> None:
-    """Aggregate ``files`` of ``source`` and write the partial to ``folder`` (Parquet)."""
-    writer = source.partial(source.read(spark, source.sink, files)).write
-    if source.partition_by:
-        writer = writer.partitionBy(*source.partition_by)
-    writer.parquet(str(folder))
+    """Aggregate ``files`` of ``source`` and write the partial to ``folder`` (Parquet).
+
+    One Spark aggregate either way. When the files hold at most ``collect_max_bytes``, its
+    (small) result is collected to the driver with Arrow and written there with pyarrow, in the
+    layout Spark's writer gives (one ``<column>=<value>`` folder per partition value, without
+    that column, ``part-*.parquet`` files): for a small increment that saves Spark's file-writing
+    job and its commit, most of the fixed cost of a run. Bigger inputs (a full run) are written
+    by Spark, whose result may not fit on the driver.
+    """
+    frame = source.partial(source.read(spark, source.sink, files))
+    size = sum(file.stat().st_size for file in files)
+    collected = size <= collect_max_bytes
+    if collected:
+        _write_arrow(frame.toArrow(), folder, source.partition_by)
+    else:
+        writer = frame.write
+        if source.partition_by:
+            writer = writer.partitionBy(*source.partition_by)
+        writer.parquet(str(folder))
     log.info(
         "partial written",
-        extra={"input": source.name, "files": len(files), "folder": str(folder)},
+        extra={
+            "input": source.name,
+            "files": len(files),
+            "bytes": size,
+            "written_by": "driver" if collected else "spark",
+            "folder": str(folder),
+        },
     )
+
+
+DRIVER_PART_FILE = "part-00000-driver.parquet"
+"""The file name of a partial written on the driver (matched by ``part-*.parquet``)."""
+
+
+def _write_arrow(table: pa.Table, folder: Path, partition_by: Sequence[str]) -> None:
+    """Write a collected partial as Spark's writer would lay it out (strings as Parquet strings)."""
+    table = table.cast(
+        pa.schema(
+            field.with_type(pa.string()) if pa.types.is_large_string(field.type) else field
+            for field in table.schema
+        )
+    )
+    if not partition_by:
+        folder.mkdir(parents=True)
+        pq.write_table(table, folder / DRIVER_PART_FILE)
+        return
+    if len(partition_by) != 1:
+        raise ValueError(f"a partial is partitioned by one column, not {list(partition_by)}")
+    (column,) = partition_by
+    folder.mkdir(parents=True)
+    for value in pc.unique(table[column]).to_pylist():
+        if value is None:
+            raise ValueError(f"a partial's partition column {column} is null")
+        part = folder / f"{column}={value}"
+        part.mkdir()
+        rows = table.filter(pc.equal(table[column], value)).drop_columns([column])
+        pq.write_table(rows, part / DRIVER_PART_FILE)
