@@ -13,7 +13,10 @@ One run on a fresh LocalKafka (free ports), everything on this machine's cores:
    start (before its first byte read) until storage's checkpoint has committed every offset the
    ingestor wrote (the last row is in the sink log);
 4. a Spark text-copy query on the same topic (Kafka value → text file sink, no partitioning,
-   availableNow, same batch size), for the storage ratio;
+   availableNow, same batch size), for the storage ratio; then the real stream-storage alone
+   on the same topic (``--available-now``, fresh folders), for its rate when it has the cores
+   to itself: beside the ingestor storage keeps up, so its busy rate there is bounded by what
+   arrives, not by what it can do;
 5. the exactness check, by a reader that is not the storage code: the committed files from
    the sink's own log (:func:`prestacop_shared.sink_log.committed_files`) read by DuckDB
    (headerless, per the catalogue), the quarantine the same way, and the dead-letter topic;
@@ -380,6 +383,19 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
         copy_rows, copy_wall, copy_busy = text_copy(
             bootstrap, topic, work / "text-copy", args.max_offsets_per_trigger
         )
+        print("stream-storage alone on the same topic (catch-up, fresh folders)...", flush=True)
+        catch_up_log = work / "catch-up.log"
+        with catch_up_log.open("wb") as sink:
+            subprocess.run(
+                [sys.executable, "-m", "prestacop_stream_storage", "--datasets", "tickets",
+                 "--available-now"],
+                env=env | {"STORAGE_DATA_DIR": str(work / "catch-up")},
+                stdout=sink, stderr=subprocess.STDOUT, check=True, timeout=3600,
+            )  # fmt: skip
+        alone_rows, alone_busy, alone_batches = batch_stats(catch_up_log).get(
+            "store-tickets", (0, 0.0, 0)
+        )
+        shutil.rmtree(work / "catch-up", ignore_errors=True)
         variants: list[tuple[str, str]] = []
         for variant in list(PARTITION_VARIANTS)[1:] if args.partition_figures else []:
             v_rows, v_wall, v_busy = text_copy(
@@ -410,6 +426,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
             ("Spark text copy, no partitioning", f"{copy_wall:.1f} s wall, {copy_rows / copy_wall:,.0f} rows/s; busy {copy_rows / max(copy_busy, 1e-9):,.0f} rows/s"),
             *variants,
             ("storage / text copy, busy rates (goal >= 0.5)", f"{(store_rows / max(store_busy, 1e-9)) / (copy_rows / max(copy_busy, 1e-9)):.2f}"),
+            ("storage alone, catching up on the whole topic", f"{alone_rows:,} rows over {alone_batches} batches, busy {alone_rows / max(alone_busy, 1e-9):,.0f} rows/s"),
+            ("storage alone / text copy, busy rates", f"{(alone_rows / max(alone_busy, 1e-9)) / (copy_rows / max(copy_busy, 1e-9)):.2f}"),
             ("storage lag after the ingestor's last commit (goal <= 30 s)", f"{stored_at['store'] - ingest_done:.1f} s"),
             ("ingestor peak RSS", peak_rss_mb),
         ("ingestor summary", json.dumps({k: v for k, v in summary.items() if not isinstance(v, (dict, list))})[:300]),

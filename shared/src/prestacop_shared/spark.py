@@ -319,7 +319,8 @@ class SparkSettings(BaseSettings):
     )
     kafka_jars_dir: Path | None = Field(
         default=None,
-        description="Folder of the Kafka connector jars (SPARK_KAFKA_JARS_DIR); default: the "
+        description="Folder of the jars handed to Spark: the Kafka connector's, and "
+        "stream-storage's function jar built beside them (SPARK_KAFKA_JARS_DIR); default: the "
         "devkit cache $PRESTACOP_CACHE_DIR/jars or .cache/jars/spark-kafka-<version> found "
         "from the working directory upwards, then from this package's repository upwards",
     )

@@ -19,6 +19,7 @@ from prestacop_stream_storage.metrics import StorageMetrics
 from prestacop_stream_storage.queries import query_checkpoints, start_queries, store_query_name
 from prestacop_stream_storage.runner import QueryRunner
 from prestacop_stream_storage.sources import ensure_source_topics, report_backlog
+from prestacop_stream_storage.transform import register_functions
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +31,19 @@ def session(spark_settings: SparkSettings, settings: Settings | None = None) -> 
 
     Each write task keeps up to ``STORAGE_OPEN_FILES_PER_TASK`` partition files open instead of
     sorting its rows by date first (Spark falls back to sorting beyond that many dates).
+    stream-storage's Java functions are registered at once, so a missing jar stops the start.
+
+    Raises:
+        FunctionsJarMissingError: Spark cannot load stream-storage's Java functions.
     """
     open_files = (settings or Settings()).open_files_per_task
-    return build_spark_session(
+    spark = build_spark_session(
         APP_NAME,
         spark_settings,
         extra_config={"spark.sql.maxConcurrentOutputFileWriters": str(open_files)},
     )
+    register_functions(spark)
+    return spark
 
 
 def run(

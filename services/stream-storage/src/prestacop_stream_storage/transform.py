@@ -176,11 +176,10 @@ TICKET_LINE_COLUMN: Final = "value"
 """The one data column of Spark's text sink: the stored line without its line end."""
 
 # The T1 layout is defined by prestacop_shared.ticket_lines, which needs polars (the
-# ingestor's dependency, not in the Spark image); these facts of it are restated here and
-# a unit test (tests/unit/stream_storage/test_ticket_checks.py) proves they agree.
+# ingestor's dependency, not in the Spark image); these facts of it are restated here and in
+# the Java function (where the ticket fields start), and a unit test
+# (tests/unit/stream_storage/test_ticket_checks.py) proves they agree.
 _T1_PREFIX: Final = "T1,"
-_T1_DATE_END: Final = len("T1,YYYY-MM-DD,")
-"""The ticket fields start right after the fixed-width prefix (character 15, 1-based)."""
 
 TICKET_FIELD_COUNT: Final = len(HistoricalTicket.model_fields)
 """Fields of a T1 line after its prefix: every ``HistoricalTicket`` field."""

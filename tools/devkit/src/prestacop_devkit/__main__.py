@@ -65,11 +65,12 @@ def _broker(data_dir: Path | None, port: int = 9092, controller_port: int = 9093
 
 @app.command("fetch-jars")
 def fetch_jars() -> None:
-    """Fetch the Kafka broker jars and Spark's Kafka connector jars into the cache (once)."""
+    """Fetch the Kafka broker jars and Spark's Kafka connector jars into the cache (once), and
+    build stream-storage's Spark function jar beside the connector's (again when it changes)."""
     kafka_dir = ensure_kafka_jars()
     _say(f"Kafka broker and tools jars: {kafka_dir}")
     spark_jars = ensure_spark_kafka_jars()
-    _say(f"Spark Kafka connector jars ({len(spark_jars)}): {spark_jars[0].parent}")
+    _say(f"Spark jars, connector and functions ({len(spark_jars)}): {spark_jars[0].parent}")
     typer.echo(kafka_dir)
     typer.echo(spark_jars[0].parent)
 

@@ -211,7 +211,8 @@ def ensure_kafka_jars() -> Path:
 
 
 def ensure_spark_kafka_jars() -> list[Path]:
-    """Make sure Spark's Kafka connector jars are in the cache, fetching them if needed.
+    """Make sure Spark's Kafka connector jars, and stream-storage's function jar beside them,
+    are in the cache, fetching (building) them if needed.
 
     Returns:
         The jar files, sorted by name.
