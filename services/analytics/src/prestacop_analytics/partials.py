@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -293,30 +292,27 @@ def write_partial(
     )
 
 
-DRIVER_PART_FILE = "part-00000-driver.parquet"
-"""The file name of a partial written on the driver (matched by ``part-*.parquet``)."""
+DRIVER_PART_FILES = "part-{i}-driver.parquet"
+"""File names of a partial written on the driver (matched by ``part-*.parquet``)."""
 
 
 def _write_arrow(table: pa.Table, folder: Path, partition_by: Sequence[str]) -> None:
-    """Write a collected partial as Spark's writer would lay it out (strings as Parquet strings)."""
+    """Write a collected partial as Spark's writer lays it out (strings as Parquet strings).
+
+    pyarrow's dataset writer gives Spark's Hive layout: one ``<column>=<value>`` folder per
+    partition value, without that column. The folder is made first, so an empty partial is an
+    empty folder, as Spark leaves it.
+    """
     table = table.cast(
         pa.schema(
             field.with_type(pa.string()) if pa.types.is_large_string(field.type) else field
             for field in table.schema
         )
     )
-    if not partition_by:
-        folder.mkdir(parents=True)
-        pq.write_table(table, folder / DRIVER_PART_FILE)
-        return
-    if len(partition_by) != 1:
-        raise ValueError(f"a partial is partitioned by one column, not {list(partition_by)}")
-    (column,) = partition_by
     folder.mkdir(parents=True)
-    for value in pc.unique(table[column]).to_pylist():
-        if value is None:
-            raise ValueError(f"a partial's partition column {column} is null")
-        part = folder / f"{column}={value}"
-        part.mkdir()
-        rows = table.filter(pc.equal(table[column], value)).drop_columns([column])
-        pq.write_table(rows, part / DRIVER_PART_FILE)
+    pq.write_to_dataset(
+        table,
+        folder,
+        partition_cols=list(partition_by) or None,
+        basename_template=DRIVER_PART_FILES,
+    )
