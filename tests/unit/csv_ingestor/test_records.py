@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from prestacop_csv_ingestor.records import (
     REASON_QUOTE,
     REASON_TOO_LONG,
+    _comma_counts,
     find_undecodable,
     record_bytes,
     split_records,
@@ -91,3 +95,34 @@ def test_undecodable_records_are_found_with_the_offending_byte() -> None:
     assert find_undecodable(data, split.starts, split.ends) == {
         1: "not UTF-8: byte 0xE9 at position 8"
     }
+
+
+def test_undecodable_bytes_are_reported_per_record_with_the_first_offending_byte() -> None:
+    data = "ok,né,1\n".encode() + b"a,\xc3\n" + b"b,\xff\xfe,x\r\n" + "c,日本,2\n".encode()
+    split = split_records(
+        data, 0, 1, eof=True, expected_columns=3, max_record_bytes=1000, max_record_lines=4
+    )
+    assert find_undecodable(data, split.starts, split.ends) == {
+        1: "not UTF-8: byte 0xC3 at position 3",  # a sequence cut short by the line end
+        2: "not UTF-8: byte 0xFF at position 3",
+    }
+
+
+@given(
+    st.binary(max_size=300).map(lambda raw: bytes(b",a\n"[byte % 3] for byte in raw)),
+    st.lists(st.integers(min_value=0, max_value=300), max_size=12),
+)
+def test_comma_counts_are_the_commas_of_each_span(data: bytes, cuts: list[int]) -> None:
+    view = np.frombuffer(data, dtype=np.uint8)
+    bounds = sorted(min(cut, len(data)) for cut in cuts)
+    starts = np.array(bounds[0::2][: len(bounds) // 2], dtype=np.int64)
+    ends = np.array(bounds[1::2], dtype=np.int64)
+    expected = [data[start:end].count(b",") for start, end in zip(starts, ends, strict=True)]
+    assert _comma_counts(view, starts, ends).tolist() == expected
+
+
+def test_comma_counts_past_a_uint16_sum() -> None:
+    data = b"," * 70_000 + b"\n" + b"a,b"
+    view = np.frombuffer(data, dtype=np.uint8)
+    counts = _comma_counts(view, np.array([0, 70_001]), np.array([70_000, 70_004]))
+    assert counts.tolist() == [70_000, 1]

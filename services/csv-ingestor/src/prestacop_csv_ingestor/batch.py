@@ -27,7 +27,6 @@ import pyarrow as pa
 from prestacop_csv_ingestor import enrich
 from prestacop_csv_ingestor.records import (
     CARRIAGE_RETURN,
-    QUOTE,
     REASON_COLUMNS,
     REASON_INTEGER,
     REASON_MALFORMED,
@@ -409,10 +408,7 @@ def _source_text(
     reach no byte of any other record.
     """
     view = np.frombuffer(buffer, dtype=np.uint8)
-    begin, end = int(split.starts[0]), int(split.ends[-1])
-    quotes = np.flatnonzero(view[begin:end] == QUOTE) + begin
-    usable = np.ones(len(split), dtype=bool)
-    usable[np.searchsorted(split.ends, quotes)] = False
+    usable = split.quote_counts == 0
     usable[list(replaced)] = False
     starts, ends = split.starts[good_indexes], split.ends[good_indexes]
     carriage_return = (ends > starts) & (view[np.maximum(ends - 1, 0)] == CARRIAGE_RETURN)
@@ -439,13 +435,17 @@ def _string_views(
         raise ValueError("string views address at most 2 GiB: use smaller blocks")
     data = np.frombuffer(buffer, dtype=np.uint8)
     count = int(starts.size)
-    views = np.zeros((count, 16), dtype=np.uint8)
-    views[:, :4] = lengths.astype("<i4").view(np.uint8).reshape(count, 4)
-    head = data[np.minimum(starts[:, None] + np.arange(_INLINE_BYTES), data.size - 1)]
-    views[:, 4:] = np.where(np.arange(_INLINE_BYTES) < lengths[:, None], head, 0)
-    long = lengths > _INLINE_BYTES
-    views[long, 8:12] = 0
-    views[long, 12:] = starts[long].astype("<i4").view(np.uint8).reshape(-1, 4)
+    words = np.zeros((count, 4), dtype="<i4")
+    words[:, 0] = lengths
+    words[:, 3] = starts
+    views = words.view(np.uint8)
+    last = data.size - 1
+    for byte in range(4):  # the prefix; four gathers of one byte beat one (count, 4) gather
+        views[:, 4 + byte] = data[np.minimum(starts + byte, last)]
+    short = np.flatnonzero(lengths <= _INLINE_BYTES)  # never a ticket line (43+ fields)
+    if short.size:
+        head = data[np.minimum(starts[short, None] + np.arange(_INLINE_BYTES), last)]
+        views[short, 4:] = np.where(np.arange(_INLINE_BYTES) < lengths[short, None], head, 0)
     validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
     array = pa.Array.from_buffers(
         pa.string_view(), count, [validity, pa.py_buffer(views), pa.py_buffer(buffer)]

@@ -21,7 +21,7 @@ class Settings(HttpSettings):
         default=100, ge=1, le=10_000, description="Archive drones to spread tickets over"
     )
     block_bytes: int = Field(
-        default=1024 * 1024, ge=64 * 1024, description="Bytes read from the file at a time"
+        default=2 * 1024 * 1024, ge=64 * 1024, description="Bytes read from the file at a time"
     )
     max_record_bytes: int = Field(
         default=64 * 1024,

@@ -207,7 +207,7 @@ class _FileRun:
             end=self.progress.size_bytes,
         )  # fmt: skip
         offset, line, eof = self.progress.byte_offset, self.progress.next_line, False
-        with ReadAhead(reader.items()) as ahead:
+        with ReadAhead(reader.items(), depth=1) as ahead:
             for item in ahead:
                 if isinstance(item, EncodedBatch):
                     self._send(item)

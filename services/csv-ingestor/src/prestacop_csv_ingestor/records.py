@@ -51,6 +51,7 @@ class RecordSplit:
         lines: 1-based physical line number of each record's first line.
         line_counts: physical lines each record spans.
         columns: column count of each record.
+        quote_counts: quote characters in each record.
         consumed: where the next record starts (all bytes before it are handled).
         next_line: physical line number at ``consumed``.
         reasons: record index -> why it is bad (decided while cutting).
@@ -65,6 +66,7 @@ class RecordSplit:
     lines: IntArray
     line_counts: IntArray
     columns: IntArray
+    quote_counts: IntArray
     consumed: int
     next_line: int
     reasons: dict[int, str] = field(default_factory=dict)
@@ -77,7 +79,7 @@ class RecordSplit:
 
 def _empty(consumed: int, next_line: int, *, oversized: bool = False) -> RecordSplit:
     none = np.zeros(0, dtype=np.int64)
-    return RecordSplit(none, none, none, none, none, consumed, next_line, {}, {}, oversized)
+    return RecordSplit(none, none, none, none, none, none, consumed, next_line, {}, {}, oversized)
 
 
 def split_records(
@@ -106,7 +108,7 @@ def split_records(
     """
     view = np.frombuffer(buffer, dtype=np.uint8)[begin:]
     size = int(view.size)
-    line_ends = np.flatnonzero(view == NEWLINE).astype(np.int64)
+    line_ends = np.flatnonzero(view == NEWLINE)
     if eof and size and (not line_ends.size or int(line_ends[-1]) + 1 < size):
         line_ends = np.append(line_ends, size)
     if not line_ends.size:
@@ -114,9 +116,8 @@ def split_records(
     line_starts = np.empty_like(line_ends)
     line_starts[0] = 0
     line_starts[1:] = line_ends[:-1] + 1
-    quotes = np.flatnonzero(view == QUOTE).astype(np.int64)
-    commas = np.flatnonzero(view == COMMA).astype(np.int64)
-    quotes_before = np.searchsorted(quotes, line_starts).astype(np.int64)
+    quotes = np.flatnonzero(view == QUOTE)
+    quotes_before = np.searchsorted(quotes, line_starts)
     quote_counts = np.searchsorted(quotes, line_ends) - quotes_before
 
     lone_returns = _lone_returns(view, int(line_ends[-1]))
@@ -125,14 +126,14 @@ def split_records(
     odd = np.flatnonzero(quote_counts & 1)
     if odd.size:
         usable = _join_quoted_lines(
-            view, quotes, commas, quotes_before, line_starts, line_ends, odd, continues,
+            view, quotes, quotes_before, line_starts, line_ends, odd, continues,
             lone_returns, eof=eof, expected_columns=expected_columns, max_record_bytes=max_record_bytes,
             max_record_lines=max_record_lines,
         )  # fmt: skip
         if not usable:
             return _empty(begin, first_line)
 
-    firsts = np.flatnonzero(~continues[:usable]).astype(np.int64)
+    firsts = np.flatnonzero(~continues[:usable])
     lasts = np.empty_like(firsts)
     lasts[:-1] = firsts[1:] - 1
     lasts[-1] = usable - 1
@@ -141,12 +142,12 @@ def split_records(
     line_counts = lasts - firsts + 1
     first_quote = quotes_before[firsts]
     record_quotes = np.searchsorted(quotes, ends) - first_quote
-    columns = _column_counts(commas, starts, ends)
+    columns = _column_counts(view, starts, ends)
     reasons: dict[int, str] = {}
     rewritten: dict[int, bytes] = {}
     if quotes.size or lone_returns.size:
         clean = _clean_records(view, quotes, first_quote, record_quotes, starts, ends)
-        columns -= _quoted_commas(commas, quotes, first_quote, record_quotes, clean)
+        columns -= _quoted_commas(view, quotes, first_quote, record_quotes, clean)
         # polars drops a lone CR before a comma: such records are read by the csv module too.
         inside = lone_returns[lone_returns < ends[-1]]
         clean[np.searchsorted(ends, inside, side="right")] = False
@@ -171,6 +172,7 @@ def split_records(
         lines=firsts + first_line,
         line_counts=line_counts,
         columns=columns,
+        quote_counts=record_quotes,
         consumed=min(int(ends[last]) + 1, size) + begin,
         next_line=int(firsts[last] + line_counts[last]) + first_line,
         reasons=reasons,
@@ -181,7 +183,6 @@ def split_records(
 def _join_quoted_lines(
     view: npt.NDArray[np.uint8],
     quotes: IntArray,
-    commas: IntArray,
     quotes_before: IntArray,
     line_starts: IntArray,
     line_ends: IntArray,
@@ -215,8 +216,8 @@ def _join_quoted_lines(
                 one = np.array([0], dtype=np.int64)
                 record = (np.array([start]), np.array([end]))
                 clean = _clean_records(view, quotes, one + quote_from, one + quote_count, *record)
-                columns = _column_counts(commas, *record) - _quoted_commas(
-                    commas, quotes, one + quote_from, one + quote_count, clean
+                columns = _column_counts(view, *record) - _quoted_commas(
+                    view, quotes, one + quote_from, one + quote_count, clean
                 )
                 returns = np.searchsorted(lone_returns, [start, end])
                 if (
@@ -236,7 +237,7 @@ def _join_quoted_lines(
 def _lone_returns(view: npt.NDArray[np.uint8], end: int) -> IntArray:
     """Positions before ``end`` of CRs that do not end a line (a CR before LF or at the end)."""
     region = view[:end]
-    returns = np.flatnonzero(region == CARRIAGE_RETURN).astype(np.int64)
+    returns = np.flatnonzero(region == CARRIAGE_RETURN)
     if not returns.size:
         return returns
     following = np.append(region, np.uint8(NEWLINE))[returns + 1]
@@ -287,29 +288,52 @@ def _owned_quotes(first_quote: IntArray, record_quotes: IntArray) -> tuple[IntAr
 
 
 def _quoted_commas(
-    commas: IntArray,
+    view: npt.NDArray[np.uint8],
     quotes: IntArray,
     first_quote: IntArray,
     record_quotes: IntArray,
     clean: npt.NDArray[np.bool_],
 ) -> IntArray:
-    """Commas (positions ``commas``) inside the quoted fields of each clean record (0 for the
-    others)."""
+    """Commas inside the quoted fields of each clean record (0 for the others)."""
     result = np.zeros(first_quote.size, dtype=np.int64)
     if not (clean & (record_quotes > 0)).any():
         return result
     index, owner = _owned_quotes(first_quote, record_quotes)
     keep = clean[owner]
     paired, owner = quotes[index[keep]], owner[keep]
-    opens, closes = paired[0::2], paired[1::2]
-    inside = np.searchsorted(commas, closes) - np.searchsorted(commas, opens)
+    inside = _comma_counts(view, paired[0::2], paired[1::2])
     result += np.bincount(owner[0::2], weights=inside, minlength=first_quote.size).astype(np.int64)
     return result
 
 
-def _column_counts(commas: IntArray, starts: IntArray, ends: IntArray) -> IntArray:
-    """Commas + 1 per record (quotes not considered), from the sorted comma positions."""
-    counts: IntArray = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+def _column_counts(view: npt.NDArray[np.uint8], starts: IntArray, ends: IntArray) -> IntArray:
+    """Commas + 1 per record (quotes not considered)."""
+    return _comma_counts(view, starts, ends) + 1
+
+
+_UINT16_SPAN = 2**16 - 1
+"""The longest span whose comma count a uint16 sum holds."""
+
+
+def _comma_counts(view: npt.NDArray[np.uint8], starts: IntArray, ends: IntArray) -> IntArray:
+    """Commas in ``view[start:end]`` for each span; spans in order, none overlapping.
+
+    One ``reduceat`` over the spans' range, summed in uint16 (``reduceat`` casts its whole
+    input to the sum's type first): no array of comma positions, which in int64 would be twice
+    the block's size (a ticket line has 42 commas). The rare longer spans are counted alone.
+    """
+    if not starts.size:
+        return np.zeros(0, dtype=np.int64)
+    low, high = int(starts[0]), int(ends[-1])
+    is_comma = np.zeros(high - low + 1, dtype=np.uint8)  # one 0 past the end: a valid index
+    np.equal(view[low:high], COMMA, out=is_comma[:-1].view(bool))
+    bounds = np.empty(2 * starts.size, dtype=np.int64)
+    bounds[0::2] = starts - low
+    bounds[1::2] = ends - low
+    sums = np.add.reduceat(is_comma, bounds, dtype=np.uint16)[0::2].astype(np.int64)
+    counts: IntArray = np.where(ends > starts, sums, 0)  # reduceat of an empty span is 1 item
+    for index in np.flatnonzero(ends - starts > _UINT16_SPAN).tolist():
+        counts[index] = int(np.count_nonzero(view[int(starts[index]) : int(ends[index])] == COMMA))
     return counts
 
 
@@ -358,25 +382,25 @@ def canonical_record(
 def find_undecodable(buffer: bytes, starts: IntArray, ends: IntArray) -> dict[int, str]:
     """Records of ``buffer`` that are not valid UTF-8, with the offending byte.
 
-    Decodes the whole span once (C speed); only on an error does it locate the record and go on
-    after it, so the cost is one pass plus one re-decode per bad record.
+    An ASCII record is UTF-8, so only the records holding a byte of 0x80 or more (found with
+    numpy, no copy of the buffer) are decoded, each on its own.
     """
     bad: dict[int, str] = {}
     if not starts.size:
         return bad
-    position = int(starts[0])
-    stop = int(ends[-1])
+    first = int(starts[0])
+    view = np.frombuffer(buffer, dtype=np.uint8)[first : int(ends[-1])]
+    high = np.flatnonzero(view >= 0x80) + first
+    if not high.size:
+        return bad
     decoder = codecs.utf_8_decode
-    while position < stop:
+    for index in np.unique(np.searchsorted(ends, high, side="right")).tolist():
+        start, end = int(starts[index]), int(ends[index])
         try:
-            decoder(buffer[position:stop], "strict", True)
-            break
+            decoder(buffer[start:end], "strict", True)
         except UnicodeDecodeError as error:
-            at = position + error.start
-            index = int(np.searchsorted(ends, at))
-            column = at - int(starts[index]) + 1
-            bad[index] = f"{REASON_NOT_UTF8}: byte 0x{buffer[at]:02X} at position {column}"
-            position = int(ends[index]) + 1
+            at = start + error.start
+            bad[index] = f"{REASON_NOT_UTF8}: byte 0x{buffer[at]:02X} at position {at - start + 1}"
     return bad
 
 

@@ -1,8 +1,9 @@
 """Run summary: what was read, sent and quarantined, and how fast.
 
-Repeated summons numbers are counted with a Bloom filter (fixed memory: about 1.8 bytes per
-expected row, 21 MB for 12M rows; false-positive rate about 0.1 % at that size), so the count
-can over-state repeats by roughly that rate of the rows and never under-states them within a run.
+Repeated summons numbers are counted with a Bloom filter of 64-bit words (fixed memory: about 2
+bytes per expected row, 24 MB for 12M rows; false-positive rate below 0.1 % at that size), so
+the count can over-state repeats by roughly that rate of the rows and never under-states them
+within a run.
 Repeats are counted over the lines this run read (a resumed run does not see earlier lines).
 """
 
@@ -20,39 +21,57 @@ import numpy.typing as npt
 
 from prestacop_csv_ingestor.enrich import mix
 
+_BIT_MASKS = np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64))
+
 
 class RepeatCounter:
-    """Counts values seen before, in bounded memory (Bloom filter, vectorised)."""
+    """Counts values seen before, in bounded memory (a Bloom filter of 64-bit words, vectorised).
+
+    A value sets 3 bits in each of 3 words, so it costs 3 random memory accesses: a plain Bloom
+    filter (one access per bit, 10 bits) spent about 0.9 us per ticket. At 16 bits per expected
+    value (12 % more than a plain filter of 0.1 %) the false-positive rate measures 0.07 %.
+    """
+
+    _PROBES = 3
+    _BITS_PER_PROBE = 3
+    _BITS_PER_VALUE_SLACK = 1.12
 
     def __init__(self, expected: int, false_positive_rate: float = 0.001) -> None:
-        bits = int(-expected * math.log(false_positive_rate) / (math.log(2) ** 2))
-        self._bits = max(1024, (bits + 7) // 8 * 8)
-        self._hashes = max(1, round(self._bits / expected * math.log(2)))
-        self._filter = np.zeros(self._bits // 8, dtype=np.uint8)
+        plain_bits = -expected * math.log(false_positive_rate) / (math.log(2) ** 2)
+        self._words = max(16, math.ceil(plain_bits * self._BITS_PER_VALUE_SLACK / 64))
+        self._filter = np.zeros(self._words, dtype=np.uint64)
         self.repeated = 0
 
     def add(self, values: npt.NDArray[np.int64]) -> int:
         """Record ``values``; return how many were (probably) seen before, earlier ones included."""
         if not values.size:
             return 0
-        unique = np.unique(values)
+        ordered = np.sort(values)  # np.unique hashes since numpy 2.3: 20x slower than this
+        distinct = np.empty(ordered.size, dtype=bool)
+        distinct[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=distinct[1:])
+        unique = ordered[distinct]
         repeated_inside = int(values.size - unique.size)
-        size = np.uint64(self._bits)
-        every = np.concatenate(
-            [(mix(unique, 100 + k) % size).astype(np.int64) for k in range(self._hashes)]
-        )
-        byte = every >> 3
-        bit = np.left_shift(np.uint8(1), (every & 7).astype(np.uint8))
-        hit = (self._filter[byte] & bit) != 0
-        seen = hit.reshape(self._hashes, unique.size).all(axis=0)
-        # Set the missing bits with plain fancy updates: when two bits fall in the same byte only
-        # one update survives, so check and set again (a few bytes per batch). Sorting by byte or
-        # np.bitwise_or.at cost 5-10x more.
-        pending = np.flatnonzero(~hit)
-        while pending.size:
-            byte, bit = byte[pending], bit[pending]
-            self._filter[byte] |= bit
-            pending = np.flatnonzero((self._filter[byte] & bit) == 0)
+        seen = np.ones(unique.size, dtype=bool)
+        spread = mix(unique, 101)  # 6 bits per bit position: 9 of its 10 sextets
+        words_count = np.uint64(self._words)
+        probes = []
+        for probe in range(self._PROBES):
+            word = (mix(unique, 100 + probe) % words_count).astype(np.int64)
+            mask = np.zeros(unique.size, dtype=np.uint64)
+            for bit in range(self._BITS_PER_PROBE):
+                shift = np.uint64(6 * (probe * self._BITS_PER_PROBE + bit))
+                mask |= _BIT_MASKS[((spread >> shift) & np.uint64(63)).astype(np.int64)]
+            seen &= (self._filter[word] & mask) == mask
+            probes.append((word, mask))
+        for word, mask in probes:
+            # Plain fancy updates: when two values share a word only one update survives, so
+            # check and set again (a few words per batch); np.bitwise_or.at costs 5-10x more.
+            pending = np.flatnonzero((self._filter[word] & mask) != mask)
+            while pending.size:
+                word, mask = word[pending], mask[pending]
+                self._filter[word] |= mask
+                pending = np.flatnonzero((self._filter[word] & mask) != mask)
         found = repeated_inside + int(seen.sum())
         self.repeated += found
         return found
