@@ -61,7 +61,7 @@ class Settings(HttpSettings):
     )
     linger_ms: int = Field(default=20, ge=0)
     producer_buffer_kb: int = Field(
-        default=32_768, ge=1024, description="librdkafka's send buffer (bounds memory)"
+        default=16_384, ge=1024, description="librdkafka's send buffer (bounds memory)"
     )
     producer_queue_messages: int = Field(
         default=200_000, ge=1000, description="librdkafka's queue.buffering.max.messages"
