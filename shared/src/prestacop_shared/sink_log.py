@@ -83,6 +83,24 @@ def committed_files(sink: Path) -> list[CommittedFile]:
     return sorted(files.values())
 
 
+def log_batches(folder: Path) -> list[int]:
+    """The batch ids of the numbered entries (``7``, ``9.compact``) of one of Spark's metadata
+    logs, sorted: a sink's ``_spark_metadata``, or a checkpoint's ``offsets`` or ``commits``.
+    Empty when the folder does not exist."""
+    return [batch_id for batch_id, _ in _numbered(folder)]
+
+
+def _numbered(folder: Path) -> list[tuple[int, Path]]:
+    if not folder.is_dir():
+        return []
+    entries = []
+    for entry in folder.iterdir():
+        match = _ENTRY_NAME.fullmatch(entry.name)
+        if match:
+            entries.append((int(match.group(1)), entry))
+    return sorted(entries)
+
+
 def _entries(sink: Path) -> list[tuple[int, Path]]:
     log_dir = sink / LOG_FOLDER
     if not log_dir.is_dir():
@@ -90,12 +108,7 @@ def _entries(sink: Path) -> list[tuple[int, Path]]:
             f"{sink} has no {LOG_FOLDER} log: not a Spark file-sink output folder "
             "(refusing to glob part files)"
         )
-    entries = []
-    for entry in log_dir.iterdir():
-        match = _ENTRY_NAME.fullmatch(entry.name)
-        if match:
-            entries.append((int(match.group(1)), entry))
-    return sorted(entries)
+    return _numbered(log_dir)
 
 
 def _records(entry: Path) -> list[dict[str, object]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from prestacop_shared.datasets import TICKETS
+from prestacop_shared.sink_log import log_batches
 from prestacop_stream_storage.config import Settings
 from prestacop_stream_storage.exceptions import CheckpointMismatchError
 from prestacop_stream_storage.progress import committed_end_offsets, committed_record_count
@@ -74,3 +75,13 @@ def test_a_ticket_quarantine_of_the_old_separate_query_is_refused(tmp_path: Path
     _entries(TICKETS.quarantine_checkpoint_dir(settings.checkpoint_root) / "offsets", "0")
     with pytest.raises(CheckpointMismatchError, match="separate quarantine query"):
         refuse_two_query_checkpoint(TICKETS, settings)
+
+
+def test_log_batches_are_numbered_entries_in_numeric_order(tmp_path: Path) -> None:
+    log = tmp_path / "output" / "_spark_metadata"
+    _entries(log, "9", "10", "19.compact", ".10.crc", "11.tmp", "x")
+    assert log_batches(log) == [9, 10, 19]
+    assert log_batches(tmp_path / "missing") == []
+    _entries(tmp_path / "checkpoint" / "offsets", "2", "9")  # "9" > "19" as text
+    with pytest.raises(CheckpointMismatchError, match="holds batch 19, newer than any"):
+        check_pairing(tmp_path / "checkpoint", tmp_path / "output")

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from prestacop_stream_storage.queries import log_entries
+from prestacop_shared.sink_log import log_batches
 
 
 def last_committed_batch(checkpoint: Path) -> int | None:
     """The id of the last batch the query committed, ``None`` before the first."""
-    batches = [int(name.split(".")[0]) for name in log_entries(checkpoint / "commits")]
-    return max(batches) if batches else None
+    batches = log_batches(checkpoint / "commits")
+    return batches[-1] if batches else None
 
 
 def committed_end_offsets(checkpoint: Path) -> dict[str, dict[int, int]]:

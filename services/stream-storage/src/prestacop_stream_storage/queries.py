@@ -28,7 +28,6 @@ never read.
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,7 +38,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from prestacop_shared.datasets import FileLayout
 from prestacop_shared.kafka import KafkaSettings
-from prestacop_shared.sink_log import latest_batch
+from prestacop_shared.sink_log import LOG_FOLDER, latest_batch, log_batches
 from prestacop_shared.spark import CSV_OPTIONS, PARTITION_COLUMN, header_line, stored_schema
 from prestacop_stream_storage.config import Settings
 from prestacop_stream_storage.datasets import DATASETS, Dataset
@@ -55,15 +54,6 @@ from prestacop_stream_storage.transform import (
 
 logger = logging.getLogger(__name__)
 
-_LOG_ENTRY = re.compile(r"^[0-9]+(\.compact)?$")
-
-
-def log_entries(folder: Path) -> list[str]:
-    """Names of the numbered entries (``7``, ``9.compact``) of a Spark metadata log folder."""
-    if not folder.is_dir():
-        return []
-    return [entry.name for entry in folder.iterdir() if _LOG_ENTRY.match(entry.name)]
-
 
 def check_pairing(checkpoint: Path, output: Path) -> None:
     """Refuse a checkpoint and an output folder that do not belong together.
@@ -77,9 +67,9 @@ def check_pairing(checkpoint: Path, output: Path) -> None:
     Raises:
         CheckpointMismatchError: the two do not belong together; the message says what to do.
     """
-    sink_batches = log_entries(output / "_spark_metadata")
-    planned = log_entries(checkpoint / "offsets")
-    committed = log_entries(checkpoint / "commits")
+    sink_batches = log_batches(output / LOG_FOLDER)
+    planned = log_batches(checkpoint / "offsets")
+    committed = log_batches(checkpoint / "commits")
     if sink_batches and not planned:
         raise CheckpointMismatchError(
             f"{output} already holds stored batches but checkpoint {checkpoint} has none: "
@@ -90,17 +80,13 @@ def check_pairing(checkpoint: Path, output: Path) -> None:
             f"checkpoint {checkpoint} has committed batches but {output} has no sink log: "
             "restore the output folder, or move the checkpoint away to store again"
         )
-    if sink_batches and planned and _newest(sink_batches) > _newest(planned):
+    if sink_batches and planned and sink_batches[-1] > planned[-1]:
         # The sink would skip the checkpoint's next batches as already written.
         raise CheckpointMismatchError(
-            f"{output} holds batch {_newest(sink_batches)}, newer than any checkpoint "
-            f"{checkpoint} planned ({_newest(planned)}): restore that output's checkpoint, "
+            f"{output} holds batch {sink_batches[-1]}, newer than any checkpoint "
+            f"{checkpoint} planned ({planned[-1]}): restore that output's checkpoint, "
             "or move the output folder away to store again"
         )
-
-
-def _newest(entries: list[str]) -> int:
-    return max(int(entry.split(".", 1)[0]) for entry in entries)
 
 
 def kafka_source(
@@ -254,7 +240,7 @@ def refuse_two_query_checkpoint(dataset: Dataset, settings: Settings) -> None:
     the two checkpoints' offsets, so the quarantine must be moved away (with its checkpoint).
     """
     old = dataset.quarantine_checkpoint_dir(settings.checkpoint_root)
-    if log_entries(old / "offsets"):
+    if log_batches(old / "offsets"):
         raise CheckpointMismatchError(
             f"{dataset.quarantine_dir(settings.data_dir)} was written by a separate quarantine "
             f"query (checkpoint {old}); {dataset.name} is now stored and quarantined by one "
