@@ -192,8 +192,8 @@ def main() -> None:
         if args.bootstrap:
             run(args.bootstrap, alerts, args.rate, work_dir)
             return
-        broker = LocalKafka(work_dir / "kafka", port=free_port(), controller_port=free_port())
-        bootstrap = broker.start(timeout_s=120)
+        broker = LocalKafka.on_free_ports(work_dir / "kafka")
+        bootstrap = broker.start()
         try:
             run(bootstrap, alerts, args.rate, work_dir)
         finally:

@@ -48,7 +48,7 @@ from confluent_kafka import Consumer, TopicPartition
 from references import passthrough
 from storage_log import committed_batches, wait_until_stored
 
-from prestacop_devkit.broker import LocalKafka, free_port
+from prestacop_devkit.broker import LocalKafka
 from prestacop_devkit.jars import ensure_spark_kafka_jars
 from prestacop_shared import datasets, topics
 from prestacop_shared.kafka import KafkaSettings
@@ -306,8 +306,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
     source = bench_file(args.rows)
     jars_dir = ensure_spark_kafka_jars()[0].parent
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-bulk-"))
-    broker = LocalKafka(work / "kafka", port=free_port(), controller_port=free_port(), heap="1g")
-    bootstrap = broker.start(timeout_s=120)
+    broker = LocalKafka.on_free_ports(work / "kafka", heap="1g")
+    bootstrap = broker.start()
     kafka = KafkaSettings(bootstrap_servers=bootstrap)
     sampler = LoadSampler()
     storage: subprocess.Popen[bytes] | None = None

@@ -29,7 +29,7 @@ from prestacop_csv_ingestor.batch import FileContext, encode_batch
 from prestacop_csv_ingestor.generate import generate_file
 from prestacop_csv_ingestor.reader import open_tickets_file
 from prestacop_csv_ingestor.records import split_records
-from prestacop_devkit.broker import LocalKafka, free_port
+from prestacop_devkit.broker import LocalKafka
 from prestacop_shared.kafka import KafkaSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -115,10 +115,8 @@ def main() -> None:
     files = {rows: bench_file(rows) for rows in sizes}
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-kafka-") as data_dir:
-        broker = LocalKafka(
-            Path(data_dir), port=free_port(), controller_port=free_port(), heap="1g"
-        )
-        bootstrap = broker.start(timeout_s=120)
+        broker = LocalKafka.on_free_ports(Path(data_dir), heap="1g")
+        bootstrap = broker.start()
         try:
             for rows, path in files.items():
                 size = average_record_bytes(path)

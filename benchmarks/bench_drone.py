@@ -177,8 +177,8 @@ def main() -> int:
     window_s = args.window_s or (8.0 if args.quick else 20.0)
 
     with tempfile.TemporaryDirectory(prefix="bench-drone-") as tmp:
-        broker = LocalKafka(Path(tmp) / "kafka", port=free_port(), controller_port=free_port())
-        bootstrap = broker.start(timeout_s=120)
+        broker = LocalKafka.on_free_ports(Path(tmp) / "kafka")
+        bootstrap = broker.start()
         try:
             print(
                 f"prestacop-drone at {INTERVAL_S:g} status/s per drone, "

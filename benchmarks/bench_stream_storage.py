@@ -31,7 +31,7 @@ from pathlib import Path
 from confluent_kafka import Producer
 from storage_log import committed_batches, wait_until_stored
 
-from prestacop_devkit.broker import LocalKafka, free_port
+from prestacop_devkit.broker import LocalKafka
 from prestacop_devkit.jars import ensure_spark_kafka_jars
 from prestacop_shared import topics
 from prestacop_shared.kafka import KafkaSettings
@@ -118,10 +118,8 @@ def main() -> None:
     mean_bytes = sum(map(len, templates)) / len(templates)
     with tempfile.TemporaryDirectory(prefix="bench-storage-") as scratch:
         work = Path(scratch)
-        broker = LocalKafka(
-            work / "kafka", port=free_port(), controller_port=free_port(), heap="1g"
-        )
-        bootstrap = broker.start(timeout_s=120)
+        broker = LocalKafka.on_free_ports(work / "kafka", heap="1g")
+        bootstrap = broker.start()
         service: subprocess.Popen[bytes] | None = None
         try:
             topic = topics.NYPD_TICKETS

@@ -49,17 +49,10 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if configured:
         yield configured
         return
-    from prestacop_devkit.broker import LocalKafka, free_ports
+    from prestacop_devkit.broker import LocalKafka
 
-    port, controller_port = free_ports(2)
-    broker = LocalKafka(
-        tmp_path_factory.mktemp("kafka"), port=port, controller_port=controller_port
-    )
-    bootstrap = broker.start(timeout_s=120)
-    try:
-        yield bootstrap
-    finally:
-        broker.stop()
+    with LocalKafka.on_free_ports(tmp_path_factory.mktemp("kafka")) as broker:
+        yield broker.bootstrap_servers
 
 
 def _slug(text: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from prestacop_devkit.broker import LocalKafka, free_ports
+from prestacop_devkit.broker import LocalKafka
 from prestacop_shared.kafka import KafkaSettings
 from prestacop_shared.serde import encode
 from tests.integration.alert_mailer.harness import (
@@ -32,15 +32,8 @@ OUTAGE_S = 25.0  # well past the 10 s flush timeout after which the old code pro
 @pytest.fixture(scope="module")
 def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """A broker for this module only: the test stops and restarts it."""
-    port, controller_port = free_ports(2)
-    broker = LocalKafka(
-        tmp_path_factory.mktemp("own-kafka"), port=port, controller_port=controller_port
-    )
-    broker.start(timeout_s=120)
-    try:
+    with LocalKafka.on_free_ports(tmp_path_factory.mktemp("own-kafka")) as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture(scope="module")

@@ -29,12 +29,5 @@ def local_kafka(
     devkit_jars: tuple[Path, list[Path]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalKafka]:
     """A started single-node broker for the whole test module, stopped at its end."""
-    port, controller_port = free_ports(2)
-    broker = LocalKafka(
-        tmp_path_factory.mktemp("devkit-kafka"), port=port, controller_port=controller_port
-    )
-    broker.start(timeout_s=120)
-    try:
+    with LocalKafka.on_free_ports(tmp_path_factory.mktemp("devkit-kafka")) as broker:
         yield broker
-    finally:
-        broker.stop()

@@ -35,13 +35,8 @@ HANG_GUARD_S = 120
 
 @pytest.fixture
 def outage_broker(tmp_path: Path) -> Iterator[LocalKafka]:
-    port, controller_port = free_ports(2)
-    broker = LocalKafka(tmp_path / "kafka", port=port, controller_port=controller_port)
-    broker.start(timeout_s=120)
-    try:
+    with LocalKafka.on_free_ports(tmp_path / "kafka") as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 def _metric(base: str, name: str) -> float:

@@ -123,6 +123,13 @@ class LocalKafka:
         self.heap = heap
         self._process: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def on_free_ports(cls, data_dir: Path, heap: str = "512m") -> LocalKafka:
+        """A broker owning ``data_dir`` on two ports nothing listens on now (:func:`free_ports`),
+        not started: ``with LocalKafka.on_free_ports(folder) as kafka:`` runs it for a block."""
+        port, controller_port = free_ports(2)
+        return cls(data_dir, port=port, controller_port=controller_port, heap=heap)
+
     @property
     def bootstrap_servers(self) -> str:
         """The address clients connect to, ``127.0.0.1:<port>``."""
@@ -195,7 +202,7 @@ class LocalKafka:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self, timeout_s: float = 60) -> str:
+    def start(self, timeout_s: float = 120) -> str:
         """Start the broker and wait until it answers a metadata request.
 
         Args:
