@@ -45,7 +45,7 @@ from pathlib import Path
 
 import duckdb
 from confluent_kafka import Consumer, TopicPartition
-from references import passthrough
+from references import passthrough, warm_up
 from storage_log import committed_batches, wait_until_stored
 
 from prestacop_devkit.broker import LocalKafka
@@ -316,6 +316,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
             (topics.NYPD_TICKETS, topics.NYPD_TICKETS_DLQ, topics.NYPD_INGEST_PROGRESS),
             partitions=args.partitions, dlq_partitions=1, replication_factor=1,
         ))  # fmt: skip
+        print("warming the broker up (1M lines to a throwaway topic)...", flush=True)
+        warm_up(source, kafka)
         print(f"passthrough reference: {source.name} ({source.stat().st_size / 1e9:.2f} GB)...",
               flush=True)  # fmt: skip
         reference = passthrough(source, kafka, PASSTHROUGH_TOPIC)

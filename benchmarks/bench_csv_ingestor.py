@@ -33,7 +33,7 @@ from prestacop_devkit.broker import LocalKafka
 from prestacop_shared.kafka import KafkaSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from references import passthrough  # noqa: E402  (a sibling script, not a package)
+from references import passthrough, warm_up  # noqa: E402  (a sibling script, not a package)
 
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "bench"
 
@@ -118,6 +118,8 @@ def main() -> None:
         broker = LocalKafka.on_free_ports(Path(data_dir), heap="1g")
         bootstrap = broker.start()
         try:
+            print("warming the broker up (1M lines to a throwaway topic)...", flush=True)
+            warm_up(next(iter(files.values())), KafkaSettings(bootstrap_servers=bootstrap))
             for rows, path in files.items():
                 size = average_record_bytes(path)
                 measured = ingest(path, bootstrap, f"bench-{rows}.")

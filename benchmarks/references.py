@@ -37,9 +37,15 @@ class Passthrough:
 
 
 def passthrough(
-    path: Path, kafka: KafkaSettings, topic: str, settings: Settings | None = None
+    path: Path,
+    kafka: KafkaSettings,
+    topic: str,
+    settings: Settings | None = None,
+    *,
+    max_lines: int | None = None,
 ) -> Passthrough:
-    """Send every data line of ``path`` (header skipped, line ending dropped) to ``topic``.
+    """Send every data line of ``path`` (header skipped, line ending dropped) to ``topic``, or
+    only about the first ``max_lines`` of them (whole blocks).
 
     Delivery: exactly once per run (transactions, flushed before it returns); it does not
     resume: a failed run is simply rerun on a fresh topic.
@@ -73,6 +79,9 @@ def passthrough(
             rows += len(lines)
             sent_bytes += len(block)
             poll(0)
+            if max_lines is not None and rows >= max_lines:
+                rest = b""
+                break
             if time.monotonic() - committed_at >= settings.commit_interval_s:
                 producer.commit_transaction(120)
                 producer.begin_transaction()
@@ -83,3 +92,15 @@ def passthrough(
     producer.commit_transaction(120)
     producer.flush(60)
     return Passthrough(rows=rows, seconds=time.monotonic() - started, bytes_sent=sent_bytes)
+
+
+WARM_UP_LINES = 1_000_000
+
+
+def warm_up(path: Path, kafka: KafkaSettings) -> None:
+    """Send about the first million lines of ``path`` to a throwaway topic, untimed.
+
+    A fresh broker is 20-30 % slower for its first seconds (JIT, new log segments), so whatever
+    a benchmark times first would pay for it: warm it up before timing anything.
+    """
+    passthrough(path, kafka, f"bench.warm-up-{time.time_ns()}", max_lines=WARM_UP_LINES)
