@@ -62,12 +62,13 @@ class RepeatCounter:
             for bit in range(self._BITS_PER_PROBE):
                 shift = np.uint64(6 * (probe * self._BITS_PER_PROBE + bit))
                 mask |= _BIT_MASKS[((spread >> shift) & np.uint64(63)).astype(np.int64)]
-            seen &= (self._filter[word] & mask) == mask
-            probes.append((word, mask))
-        for word, mask in probes:
+            present = (self._filter[word] & mask) == mask
+            seen &= present
+            probes.append((word, mask, np.flatnonzero(~present)))
+        for word, mask, pending in probes:
             # Plain fancy updates: when two values share a word only one update survives, so
             # check and set again (a few words per batch); np.bitwise_or.at costs 5-10x more.
-            pending = np.flatnonzero((self._filter[word] & mask) != mask)
+            # Bits are only ever added, so a word that held its bits before still holds them.
             while pending.size:
                 word, mask = word[pending], mask[pending]
                 self._filter[word] |= mask
