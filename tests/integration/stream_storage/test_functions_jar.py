@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from prestacop_devkit.jars import FUNCTIONS_JAR
+from prestacop_devkit.jars import functions_jar
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +24,11 @@ def test_a_jar_folder_without_the_function_is_refused_at_start(
 ) -> None:
     connector_only = tmp_path / "jars"
     connector_only.mkdir()
+    function = functions_jar()
     for jar in spark_jars_dir.glob("*.jar"):
-        if jar.name != FUNCTIONS_JAR:
+        if jar.name != function:
             (connector_only / jar.name).symlink_to(jar)
-    assert (spark_jars_dir / FUNCTIONS_JAR).is_file()
+    assert (spark_jars_dir / function).is_file()
     done = subprocess.run(
         [sys.executable, "-m", "prestacop_stream_storage", "--available-now"],
         capture_output=True,

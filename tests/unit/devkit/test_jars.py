@@ -15,6 +15,7 @@ from prestacop_devkit.jars import (
     cache_dir,
     ensure_kafka_jars,
     ensure_spark_kafka_jars,
+    functions_jar,
     spark_kafka_jars_csv,
 )
 
@@ -29,7 +30,7 @@ for arg in "$@"; do
   esac
 done
 if [ -n "$build" ]; then
-  mkdir -p "$build" && touch "$build/prestacop-spark-functions-1.jar"
+  mkdir -p "$build" && touch "$build/{functions_jar}"
   exit 0
 fi
 touch "$out/some-lib-1.0.jar"
@@ -56,7 +57,7 @@ def fake_mvn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]
     bin_dir.mkdir()
     paths = {"calls": tmp_path / "mvn-calls", "fail_flag": tmp_path / "mvn-should-fail"}
     script = bin_dir / "mvn"
-    script.write_text(FAKE_MVN.format(**paths))
+    script.write_text(FAKE_MVN.format(**paths, functions_jar=functions_jar()))
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     return paths
@@ -116,6 +117,7 @@ def test_failed_fetch_reports_mvn_output_and_is_redone(
         "prestacop-spark-functions-1.jar",
         "some-lib-1.0.jar",
     ]
+    assert functions_jar() == "prestacop-spark-functions-1.jar"  # the pom's artifactId-version
     assert spark_kafka_jars_csv() == ",".join(str(jar) for jar in jars)
     assert all(Path(path).is_absolute() for path in spark_kafka_jars_csv().split(","))
     assert _mvn_calls(fake_mvn) == 3

@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from xml.etree import ElementTree
 
 from prestacop_devkit.exceptions import (
     DevkitError,
@@ -43,8 +44,7 @@ KAFKA_SET = "kafka"
 SPARK_KAFKA_SET = "spark-kafka"
 _SET_DIRS = {KAFKA_SET: "kafka-4.1.1", SPARK_KAFKA_SET: "spark-kafka-4.2.0"}
 _FUNCTIONS_PROJECT = Path("services") / "stream-storage" / "java"
-FUNCTIONS_JAR = "prestacop-spark-functions-1.jar"
-"""The jar ``services/stream-storage/java/pom.xml`` builds (its artifactId and version)."""
+_POM_NAMESPACE = "{http://maven.apache.org/POM/4.0.0}"
 _MARKER = ".complete"
 _MVN_TAIL_LINES = 40
 _MVN_TIMEOUT_S = 900
@@ -152,15 +152,29 @@ def _run_mvn(pom: Path, *arguments: str) -> None:
         )
 
 
+def functions_jar() -> str:
+    """The file name of the jar ``services/stream-storage/java/pom.xml`` builds.
+
+    Read from the pom itself (``<artifactId>-<version>.jar``, its ``finalName``), the one place
+    that names it; the stream-storage image copies whatever jar its build made.
+    """
+    pom = ElementTree.parse(_functions_project() / "pom.xml").getroot()  # noqa: S314 - our pom
+    names = {tag: pom.findtext(f"{_POM_NAMESPACE}{tag}") for tag in ("artifactId", "version")}
+    if not all(names.values()):
+        raise DevkitError(f"{_functions_project() / 'pom.xml'} names no artifactId and version")
+    return f"{names['artifactId']}-{names['version']}.jar"
+
+
 def _build_functions(output_dir: Path) -> None:
     """Build stream-storage's Spark function jar into ``output_dir`` (its classes: a sibling)."""
     build = output_dir.with_name(output_dir.name + ".build")
     shutil.rmtree(build, ignore_errors=True)
     _run_mvn(_functions_project() / "pom.xml", "package", f"-DbuildDirectory={build}")
-    jar = build / FUNCTIONS_JAR
+    name = functions_jar()
+    jar = build / name
     if not jar.is_file():
-        raise JarFetchError(f"mvn package succeeded but built no {FUNCTIONS_JAR} in {build}")
-    shutil.move(jar, output_dir / FUNCTIONS_JAR)
+        raise JarFetchError(f"mvn package succeeded but built no {name} in {build}")
+    shutil.move(jar, output_dir / name)
     shutil.rmtree(build, ignore_errors=True)
 
 
