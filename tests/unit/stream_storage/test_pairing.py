@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from prestacop_shared.datasets import TICKETS
+from prestacop_shared.datasets import STATUS, TICKETS, Dataset
 from prestacop_shared.sink_log import log_batches
 from prestacop_stream_storage.config import Settings
 from prestacop_stream_storage.exceptions import CheckpointMismatchError
@@ -69,12 +69,15 @@ def test_a_sink_log_ahead_of_its_checkpoint_is_refused(tmp_path: Path) -> None:
     check_pairing(tmp_path / "checkpoint", tmp_path / "output")
 
 
-def test_a_ticket_quarantine_of_the_old_separate_query_is_refused(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", datasets="tickets")
-    refuse_two_query_checkpoint(TICKETS, settings)  # nothing there yet
-    _entries(TICKETS.quarantine_checkpoint_dir(settings.checkpoint_root) / "offsets", "0")
+@pytest.mark.parametrize("dataset", [TICKETS, STATUS], ids=lambda d: d.name)
+def test_a_quarantine_of_the_old_separate_query_is_refused(
+    tmp_path: Path, dataset: Dataset
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", datasets=dataset.name)
+    refuse_two_query_checkpoint(dataset, settings)  # nothing there yet
+    _entries(dataset.quarantine_checkpoint_dir(settings.checkpoint_root) / "offsets", "0")
     with pytest.raises(CheckpointMismatchError, match="separate quarantine query"):
-        refuse_two_query_checkpoint(TICKETS, settings)
+        refuse_two_query_checkpoint(dataset, settings)
 
 
 def test_log_batches_are_numbered_entries_in_numeric_order(tmp_path: Path) -> None:

@@ -1,10 +1,10 @@
 """Stream-storage's Prometheus metrics and progress, in a registry of their own per run.
 
 ``/healthz`` and ``/metrics`` are served by :mod:`prestacop_shared.service_http` on
-``STORAGE_HTTP_PORT``. Progress is a committed micro-batch of any query (``prestacop_storage_commits_total``) or a
-trigger that found no new data. ``prestacop_storage_rows_total`` counts the Kafka records read
-by committed batches of the store queries, stored or quarantined (each record once: the
-quarantine query reads the same records again and is not counted).
+``STORAGE_HTTP_PORT``. Progress is a committed micro-batch of any query
+(``prestacop_storage_commits_total``) or a trigger that found no new data.
+``prestacop_storage_rows_total`` counts the Kafka records read by committed batches, stored or
+quarantined (each record once: one query per dataset).
 """
 
 from __future__ import annotations

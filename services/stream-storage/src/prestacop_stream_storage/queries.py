@@ -9,17 +9,16 @@ the arriving CSV line as is, no header in the files
 (:attr:`~prestacop_shared.datasets.FileLayout.CSV_HEADER_BESIDE`: the header is written to
 ``<folder>/_header.csv`` first, atomically, by :func:`write_header_file`).
 
-* Tickets (the bulk topic): one query, whose micro-batch writes both folders
-  (:class:`TicketSinks`): each record is read from Kafka and checked once, and a batch with no
-  rejected record (the usual one) costs the quarantine nothing but its empty log entry.
-* Drone datasets (small, JSON): two queries, each with its own checkpoint and Spark's file
-  sink, one storing the valid rows and one the quarantined ones.
+One query per dataset, whose micro-batch writes both folders (:class:`DatasetSinks`): each
+record is read from Kafka and judged once (tickets: :func:`check_ticket_lines`, drone datasets:
+:func:`parse`), and a batch with no rejected record (the usual one) costs the quarantine nothing
+but its empty log entry.
 
 Delivery guarantee: exactly-once from Kafka to files. A micro-batch's offsets are logged in
 the checkpoint before it runs, a sink lists a batch's files in its ``_spark_metadata`` log only
 once all are written, and a restarted query re-runs the last uncommitted batch with the same
 id and offsets. A file sink skips a batch id its log already holds, so after a crash between
-the two halves of a ticket batch the re-run writes only the missing half. Readers that load a
+the two halves of a batch the re-run writes only the missing half. Readers that load a
 folder through Spark (``read_dataset``/``read_quarantine``) or its log
 (``sink_log.committed_files``) see only committed files, so files of an interrupted batch are
 never read.
@@ -125,63 +124,24 @@ def write_header_file(dataset: Dataset, data_dir: Path) -> None:
     temporary.replace(target)
 
 
-def _start_sink(
-    rows: DataFrame,
-    *,
-    name: str,
-    output: Path,
-    checkpoint: Path,
-    trigger: dict[str, Any],
-) -> StreamingQuery:
-    # One task per date: each micro-batch writes one file per date it holds.
-    writer = rows.repartition(PARTITION_COLUMN).writeStream.format("csv").options(**CSV_OPTIONS)
-    query = (
-        writer.partitionBy(PARTITION_COLUMN)
-        .option("checkpointLocation", str(checkpoint))
-        .queryName(name)
-        .trigger(**trigger)
-        .start(str(output))
-    )
-    logger.info(
-        "query started",
-        extra={"query": name, "output": str(output), "checkpoint": str(checkpoint)},
-    )
-    return query
-
-
 def store_query_name(dataset: Dataset) -> str:
-    """Name of the query that stores ``dataset``'s valid rows."""
+    """Name of the query that stores ``dataset``'s valid rows and quarantines the others."""
     return f"store-{dataset.name}"
-
-
-def quarantine_query_name(dataset: Dataset) -> str:
-    """Name of the query that stores ``dataset``'s quarantined messages."""
-    return f"quarantine-{dataset.name}"
 
 
 def query_checkpoints(settings: Settings, kafka: KafkaSettings) -> list[tuple[str, str, Path]]:
     """``(query name, full topic, checkpoint)`` of every query :func:`start_queries` starts."""
     root = settings.checkpoint_root
-    entries = []
-    for dataset in (DATASETS[name] for name in settings.dataset_names):
-        topic = kafka.topic(dataset.topic)
-        entries.append((store_query_name(dataset), topic, dataset.checkpoint_dir(root)))
-        if not one_query(dataset):
-            entries.append(
-                (quarantine_query_name(dataset), topic, dataset.quarantine_checkpoint_dir(root))
-            )
-    return entries
-
-
-def one_query(dataset: Dataset) -> bool:
-    """Whether ``dataset`` is stored and quarantined by a single query (:class:`TicketSinks`)."""
-    return dataset.layout is FileLayout.CSV_HEADER_BESIDE
+    return [
+        (store_query_name(dataset), kafka.topic(dataset.topic), dataset.checkpoint_dir(root))
+        for dataset in (DATASETS[name] for name in settings.dataset_names)
+    ]
 
 
 def start_queries(
     spark: SparkSession, settings: Settings, kafka: KafkaSettings, *, available_now: bool
 ) -> list[StreamingQuery]:
-    """Start the store and quarantine queries of every chosen dataset.
+    """Start the query of every chosen dataset (it stores and quarantines).
 
     Args:
         spark: the session to run them in.
@@ -197,40 +157,15 @@ def start_queries(
     chosen = [DATASETS[name] for name in settings.dataset_names]
     for dataset in chosen:
         checkpoint = dataset.checkpoint_dir(settings.checkpoint_root)
+        refuse_two_query_checkpoint(dataset, settings)
         check_pairing(checkpoint, dataset.output_dir(settings.data_dir))
-        if one_query(dataset):
-            refuse_two_query_checkpoint(dataset, settings)
-            check_pairing(checkpoint, dataset.quarantine_dir(settings.data_dir))
-        else:
-            check_pairing(
-                dataset.quarantine_checkpoint_dir(settings.checkpoint_root),
-                dataset.quarantine_dir(settings.data_dir),
-            )
-    queries = []
-    for dataset in chosen:
-        source = kafka_source(spark, dataset, settings, kafka)
-        if one_query(dataset):
-            queries.append(_start_ticket_query(spark, source, dataset, settings, trigger))
-            continue
-        queries.append(
-            _start_sink(
-                stored_rows(parse(source, dataset), dataset),
-                name=store_query_name(dataset),
-                output=dataset.output_dir(settings.data_dir),
-                checkpoint=dataset.checkpoint_dir(settings.checkpoint_root),
-                trigger=trigger,
-            )
+        check_pairing(checkpoint, dataset.quarantine_dir(settings.data_dir))
+    return [
+        _start_query(
+            spark, kafka_source(spark, dataset, settings, kafka), dataset, settings, trigger
         )
-        queries.append(
-            _start_sink(
-                quarantined_rows(parse(kafka_source(spark, dataset, settings, kafka), dataset)),
-                name=quarantine_query_name(dataset),
-                output=dataset.quarantine_dir(settings.data_dir),
-                checkpoint=dataset.quarantine_checkpoint_dir(settings.checkpoint_root),
-                trigger=trigger,
-            )
-        )
-    return queries
+        for dataset in chosen
+    ]
 
 
 def refuse_two_query_checkpoint(dataset: Dataset, settings: Settings) -> None:
@@ -249,51 +184,70 @@ def refuse_two_query_checkpoint(dataset: Dataset, settings: Settings) -> None:
 
 
 REJECTED_METRIC: Final = "rejected"
-"""Name of the observed metric that counts a ticket batch's rejected records."""
+"""Name of the observed metric that counts a batch's rejected records."""
 
 
-class TicketSinks:
-    """The micro-batch writer of the one ticket query: stored lines and quarantine, each through
+class DatasetSinks:
+    """The micro-batch writer of a dataset's one query: stored rows and quarantine, each through
     Spark's own file sink (``FileStreamSink``), so both folders keep their ``_spark_metadata``
     log and exactly-once: a sink skips a batch id its log already holds.
 
-    The stored lines are written first (text), counting the batch's rejected records as they
-    pass (an observed metric of the same job). When there are none, which is the usual batch,
-    the quarantine gets an empty entry for the batch without reading it again; otherwise the
-    batch is read and judged a second time for its quarantined records (CSV with header). When
-    the stored half of a batch was already committed (a crash between the two writes), nothing
-    was counted, so the quarantine half is always read.
+    The stored rows are written first, counting the batch's rejected records as they pass (an
+    observed metric of the same job). When there are none, which is the usual batch, the
+    quarantine gets an empty entry for the batch without reading it again; otherwise the batch
+    is read and judged a second time for its quarantined records (CSV with header). When the
+    stored half of a batch was already committed (a crash between the two writes), nothing was
+    counted, so the quarantine half is always read.
 
-    The stored files have no header: it is written beside them first (:func:`write_header_file`).
+    Tickets (:attr:`~prestacop_shared.datasets.FileLayout.CSV_HEADER_BESIDE`) are stored as
+    their checked lines (text, no header in the files: it is written beside them first, by
+    :func:`write_header_file`); the drone datasets as CSV with a header in every file, one task
+    per date.
     """
 
     def __init__(self, spark: SparkSession, dataset: Dataset, data_dir: Path) -> None:
         self._cores = spark.sparkContext.defaultParallelism
+        self._dataset = dataset
         self._stored_dir = dataset.output_dir(data_dir)
-        write_header_file(dataset, data_dir)
+        self._lines = dataset.layout is FileLayout.CSV_HEADER_BESIDE
         jvm: Any = spark.sparkContext._jvm
         formats = jvm.org.apache.spark.sql.execution.datasources
-        self._stored = _file_sink(spark, self._stored_dir, formats.text.TextFileFormat(), {})
+        if self._lines:
+            write_header_file(dataset, data_dir)
+            stored_format, options = formats.text.TextFileFormat(), {}
+        else:
+            stored_format, options = formats.csv.CSVFileFormat(), CSV_OPTIONS
+        self._stored = _file_sink(spark, self._stored_dir, stored_format, options)
         self._quarantine = _file_sink(
             spark, dataset.quarantine_dir(data_dir), formats.csv.CSVFileFormat(), CSV_OPTIONS
         )
 
+    def judged(self, kafka_records: DataFrame) -> DataFrame:
+        """The query's rows: each Kafka record judged once (what :meth:`__call__` is given)."""
+        if self._lines:
+            return check_ticket_lines(kafka_records)
+        return parse(kafka_records, self._dataset)
+
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        """Write one micro-batch (``batch``: :func:`check_ticket_lines` rows) to both sinks."""
+        """Write one micro-batch (``batch``: :meth:`judged` rows) to both sinks."""
         self.quarantine(batch, batch_id, rejected=self.store(batch, batch_id))
 
     def store(self, batch: DataFrame, batch_id: int) -> int | None:
-        """Write the batch's stored lines; how many records it rejected, ``None`` if not counted.
+        """Write the batch's stored rows; how many records it rejected, ``None`` if not counted.
 
         Not counted when the stored half of ``batch_id`` was already committed (the sink skips
         it, so nothing is read).
         """
         committed = latest_batch(self._stored_dir)
         counted = batch.observe(REJECTED_METRIC, F.count(F.col(VERDICT_COLUMN)))
-        # Ready lines: no shuffle. At most one task per core (coalesce merges Kafka partitions
-        # without a shuffle), each writing one file per month it meets, keeping up to
-        # spark.sql.maxConcurrentOutputFileWriters open instead of sorting its rows.
-        stored = stored_ticket_lines(counted).coalesce(self._cores)
+        if self._lines:
+            # Ready lines: no shuffle. At most one task per core (coalesce merges Kafka
+            # partitions without a shuffle), each writing one file per month it meets, keeping
+            # up to spark.sql.maxConcurrentOutputFileWriters open instead of sorting its rows.
+            stored = stored_ticket_lines(counted).coalesce(self._cores)
+        else:
+            # One task per date: each micro-batch writes one file per date it holds.
+            stored = stored_rows(counted, self._dataset).repartition(PARTITION_COLUMN)
         self._stored.addBatch(batch_id, stored._jdf)
         if committed is not None and committed >= batch_id:
             return None
@@ -321,7 +275,7 @@ def _file_sink(spark: SparkSession, output: Path, file_format: Any, options: dic
 
     The class Spark's own ``writeStream.format(...)`` file sinks use, reached through py4j: it
     is not public API (Spark 4 moved it to ``...execution.streaming.sinks``), so pyspark is
-    pinned (``uv.lock``) and ``tests/integration/stream_storage/test_ticket_sinks.py`` fails at
+    pinned (``uv.lock``) and ``tests/integration/stream_storage/test_dataset_sinks.py`` fails at
     once if it moves or changes.
     """
     context: Any = spark.sparkContext
@@ -339,7 +293,7 @@ def _file_sink(spark: SparkSession, output: Path, file_format: Any, options: dic
     )
 
 
-def _start_ticket_query(
+def _start_query(
     spark: SparkSession,
     source: DataFrame,
     dataset: Dataset,
@@ -347,9 +301,10 @@ def _start_ticket_query(
     trigger: dict[str, Any],
 ) -> StreamingQuery:
     checkpoint = dataset.checkpoint_dir(settings.checkpoint_root)
+    sinks = DatasetSinks(spark, dataset, settings.data_dir)
     query = (
-        check_ticket_lines(source)
-        .writeStream.foreachBatch(TicketSinks(spark, dataset, settings.data_dir))
+        sinks.judged(source)
+        .writeStream.foreachBatch(sinks)
         .option("checkpointLocation", str(checkpoint))
         .queryName(store_query_name(dataset))
         .trigger(**trigger)

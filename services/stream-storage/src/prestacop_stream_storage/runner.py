@@ -31,18 +31,15 @@ class QueryRunner:
         *,
         stop_timeout_s: float,
         progress: WorkProgress | None = None,
-        rows_from: frozenset[str] = frozenset(),
     ) -> None:
         """Watch ``queries``; a stop waits at most ``stop_timeout_s`` for running batches.
 
-        Each committed micro-batch, and each idle trigger Spark reports, goes to ``progress``;
-        the rows of a batch count only for the queries named in ``rows_from`` (the store
-        queries: their quarantine twins read the same records again).
+        Each committed micro-batch, and each idle trigger Spark reports, goes to ``progress``,
+        with the Kafka records it read.
         """
         self._queries = queries
         self._stop_timeout_s = stop_timeout_s
         self._progress = progress
-        self._rows_from = rows_from
         self._logged_batch: dict[str, int] = {}
         self._last_report: dict[str, str] = {}
         self.stop_requested = threading.Event()
@@ -106,8 +103,7 @@ class QueryRunner:
                 continue
             self._logged_batch[query.name] = batch_id
             if self._progress is not None:
-                rows = int(progress["numInputRows"]) if query.name in self._rows_from else 0
-                self._progress.committed(rows)
+                self._progress.committed(int(progress["numInputRows"]))
             logger.info(
                 "batch committed",
                 extra={

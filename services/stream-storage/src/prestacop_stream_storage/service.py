@@ -16,7 +16,7 @@ from prestacop_stream_storage.config import Settings
 from prestacop_stream_storage.datasets import DATASETS
 from prestacop_stream_storage.exceptions import HttpUnavailableError
 from prestacop_stream_storage.metrics import StorageMetrics
-from prestacop_stream_storage.queries import query_checkpoints, start_queries, store_query_name
+from prestacop_stream_storage.queries import query_checkpoints, start_queries
 from prestacop_stream_storage.runner import QueryRunner
 from prestacop_stream_storage.sources import ensure_source_topics, report_backlog
 from prestacop_stream_storage.transform import register_functions
@@ -122,7 +122,6 @@ def _store(
         queries,
         stop_timeout_s=settings.stop_timeout_s,
         progress=metrics.progress,
-        rows_from=frozenset(store_query_name(dataset) for dataset in chosen),
     )
     runner.stop_requested = stop
     logger.info(

@@ -230,11 +230,12 @@ def check_ticket_lines(kafka_records: DataFrame) -> DataFrame:
     calendar day (strictly: 2016-02-30 is rejected, not read as February's last day); then that
     the rest is exactly :data:`TICKET_FIELD_COUNT` CSV fields (bare, or quoted with inner quotes
     doubled; no bare CR/LF). The checks and the stored line come from one pass of
-    :data:`STORED_LINE_CLASS` over the value's bytes; Spark's ``try_to_date`` gives the month. Measured on 1M real-row values on 2 cores: 3.9 s with it, 9.3 s
-    with the Spark expressions it replaced (comma count, regex, ``concat_ws``), 3.3 s to copy
-    the values as they are. Field values are the producer's business (the csv-ingestor
-    validates every row against ``HistoricalTicket`` before sending it); the count is what
-    keeps a stored line aligned with the header, so that is what storage checks.
+    :data:`STORED_LINE_CLASS` over the value's bytes; Spark's ``try_to_date`` gives the month.
+    Measured on 1M real-row values on 2 cores: 3.9 s with it, 9.3 s with the Spark expressions
+    it replaced (comma count, regex, ``concat_ws``), 3.3 s to copy the values as they are.
+    Field values are the producer's business (the csv-ingestor validates every row against
+    ``HistoricalTicket`` before sending it); the count is what keeps a stored line aligned with
+    the header, so that is what storage checks.
 
     Raises:
         FunctionsJarMissingError: the Java function's jar is not on Spark's classpath.
