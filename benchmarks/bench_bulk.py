@@ -17,7 +17,13 @@ One run on a fresh LocalKafka (free ports), everything on this machine's cores:
    on the same topic (``--available-now``, fresh folders), for its rate when it has the cores
    to itself: beside the ingestor storage keeps up, so its busy rate there is bounded by what
    arrives, not by what it can do;
-5. the exactness check, by a reader that is not the storage code: the committed files from
+5. the ceiling of the ingest ratio on this machine: the same passthrough, up to half the file,
+   into a fresh topic while the real stream-storage catches up on the whole tickets topic again
+   (fresh folders, ``--available-now``), so that storage runs flat out beside it, as it would
+   have to beside an ingestor sending at 0.7 of the passthrough (more than storage can store).
+   The ingestor does strictly more work per row than the passthrough, so no ingestor can reach
+   a higher ratio than this one beside storage on these cores;
+6. the exactness check, by a reader that is not the storage code: the committed files from
    the sink's own log (:func:`prestacop_shared.sink_log.committed_files`) read by DuckDB
    (headerless, per the catalogue), the quarantine the same way, and the dead-letter topic;
    every data line must be stored exactly once or dead-lettered/quarantined with a reason.
@@ -41,11 +47,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 from confluent_kafka import Consumer, TopicPartition
-from references import passthrough, warm_up
+from references import Passthrough, passthrough, warm_up
 from storage_log import committed_batches, wait_until_stored
 
 from prestacop_devkit.broker import LocalKafka
@@ -398,6 +405,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
             "store-tickets", (0, 0.0, 0)
         )
         shutil.rmtree(work / "catch-up", ignore_errors=True)
+        print("passthrough beside stream-storage running flat out (the ratio's ceiling)...",
+              flush=True)  # fmt: skip
+        beside = passthrough_beside_storage(
+            source, kafka, env | {"STORAGE_DATA_DIR": str(work / "catch-up")}, work, args.rows // 2
+        )
+        shutil.rmtree(work / "catch-up", ignore_errors=True)
         variants: list[tuple[str, str]] = []
         for variant in list(PARTITION_VARIANTS)[1:] if args.partition_figures else []:
             v_rows, v_wall, v_busy = text_copy(
@@ -423,6 +436,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
             ("ingest (csv-ingestor, beside storage)", f"{ingest_s:.1f} s, {rows / ingest_s:,.0f} rows/s"),
             ("raw passthrough (same file, lz4, same broker)", f"{pass_s:.1f} s, {pass_rows / pass_s:,.0f} rows/s"),
             ("ingest / passthrough (goal >= 0.7)", f"{(rows / ingest_s) / (pass_rows / pass_s):.2f}"),
+            ("passthrough beside storage running flat out (first half of the file)", f"{beside.reference.rows_per_s:,.0f} rows/s, storage busy throughout: {'yes' if beside.storage_busy_throughout else 'NO'}"),
+            ("  = ceiling of ingest / passthrough beside storage", f"{beside.reference.rows_per_s / (pass_rows / pass_s):.2f}"),
             ("storage rows/s, first byte -> stored", f"{rows / end_to_end:,.0f}"),
             ("storage busy rows/s (one query: stored lines + quarantine)", f"{store_rows / max(store_busy, 1e-9):,.0f} over {store_batches} batches, {store_busy:.0f} s busy"),
             ("Spark text copy, no partitioning", f"{copy_wall:.1f} s wall, {copy_rows / copy_wall:,.0f} rows/s; busy {copy_rows / max(copy_busy, 1e-9):,.0f} rows/s"),
@@ -449,6 +464,43 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
         if args.keep is None:
             # ~10 GB at full size (the broker's two topics and the stored CSV): never left behind.
             shutil.rmtree(work, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Beside:
+    """The passthrough measured while stream-storage ran beside it."""
+
+    reference: Passthrough
+    storage_busy_throughout: bool
+    """Storage was still catching up when the passthrough ended (else the figure flatters)."""
+
+
+def passthrough_beside_storage(
+    source: Path, kafka: KafkaSettings, env: dict[str, str], work: Path, max_lines: int
+) -> Beside:
+    """The passthrough of up to ``max_lines`` lines while stream-storage catches up flat out.
+
+    Storage (fresh folders, ``--available-now``) reads the whole tickets topic again; the
+    passthrough starts once its first batch runs and sends to a fresh topic of its own.
+    """
+    log = work / "beside.log"
+    with log.open("wb") as sink:
+        storage = subprocess.Popen(
+            [sys.executable, "-m", "prestacop_stream_storage", "--datasets", "tickets",
+             "--available-now"],
+            env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        while '"storing"' not in log.read_text(errors="replace"):
+            if storage.poll() is not None:
+                raise RuntimeError(f"stream-storage exited:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        reference = passthrough(source, kafka, f"{PASSTHROUGH_TOPIC}-beside", max_lines=max_lines)
+        return Beside(reference, storage_busy_throughout=storage.poll() is None)
+    finally:
+        if storage.poll() is None:
+            os.killpg(storage.pid, signal.SIGKILL)
+        storage.wait()
 
 
 def stored_size(data_dir: Path) -> str:
