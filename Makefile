@@ -86,7 +86,7 @@ bench-bulk: setup ## A whole FY2017 (10.8M rows, 2 GB) CSV -> ingestor -> Kafka 
 	$(PY) benchmarks/bench_bulk.py $(if $(ROWS),--rows $(ROWS))
 
 .PHONY: docker-compose
-docker-compose: venv ## Docker: install Compose v2 as the CLI plugin, built from the Go module proxy (once)
+docker-compose: venv ## Docker: install Compose v2 (and buildx if the CLI lacks it) as CLI plugins, built from the Go module proxy (once)
 	$(DEVKIT) docker-compose
 
 .PHONY: docker-images

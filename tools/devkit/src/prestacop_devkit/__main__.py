@@ -89,10 +89,12 @@ def docker_images(
 
 @app.command("docker-compose")
 def docker_compose() -> None:
-    """Install Compose v2 as the Docker CLI plugin, built from the Go module proxy (once)."""
-    from prestacop_devkit.docker_images import ensure_compose_plugin
+    """Install Compose v2 (and buildx, if the docker CLI lacks it) as Docker CLI plugins, built
+    from the Go module proxy (once)."""
+    from prestacop_devkit.docker_images import ensure_buildx_plugin, ensure_compose_plugin
 
     _say(ensure_compose_plugin())
+    _say(ensure_buildx_plugin())
 
 
 @kafka_app.command("up")

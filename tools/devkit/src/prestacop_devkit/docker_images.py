@@ -354,9 +354,42 @@ COMPOSE_MODULE = "github.com/docker/compose/v2"
 COMPOSE_VERSION = "v2.40.3"
 
 
+BUILDX_MODULE = "github.com/docker/buildx"
+BUILDX_VERSION = "v0.29.1"
+"""The buildx Compose :data:`COMPOSE_VERSION` is built against."""
+
+
 def compose_plugin_path() -> Path:
     """Where the Docker CLI looks for the compose plugin of this user."""
     return Path.home() / ".docker" / "cli-plugins" / "docker-compose"
+
+
+def buildx_plugin_path() -> Path:
+    """Where the Docker CLI looks for the buildx plugin of this user."""
+    return Path.home() / ".docker" / "cli-plugins" / "docker-buildx"
+
+
+def ensure_buildx_plugin() -> str:
+    """Install buildx as the CLI plugin when the ``docker`` on ``PATH`` has none; say what was done.
+
+    The Dockerfiles need BuildKit (``RUN --mount=type=cache``). Docker's 20.10 CLI (Debian's
+    ``docker.io``) has a BuildKit client built in; from 23.0 on, ``docker build`` with BuildKit
+    is the buildx plugin, which Debian 12 does not package. A machine whose ``docker`` is a newer
+    CLI without it (as this project's development machines have beside Debian's engine) gets it
+    built from the Go module proxy, like Compose.
+    """
+    docker = _docker()
+    probe = subprocess.run(  # noqa: S603 - fixed argument list
+        [docker, "buildx", "version"], capture_output=True, text=True, check=False
+    )
+    if probe.returncode == 0:
+        return f"buildx present: {probe.stdout.strip()}"
+    plugin = buildx_plugin_path()
+    staged = plugin.with_suffix(".new")
+    version_flag = f"-X {BUILDX_MODULE}/version.Version={BUILDX_VERSION}"
+    _go_build_module(BUILDX_MODULE, BUILDX_VERSION, "./cmd/buildx", staged, f"-s -w {version_flag}")
+    staged.replace(plugin)
+    return f"buildx {BUILDX_VERSION} built into {plugin} (the docker CLI on PATH had none)"
 
 
 def ensure_compose_plugin() -> str:
