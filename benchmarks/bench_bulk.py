@@ -341,15 +341,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
         }  # fmt: skip
         if args.min_partitions:
             env["STORAGE_MIN_KAFKA_PARTITIONS"] = args.min_partitions
-        with log.open("wb") as sink:
-            storage = subprocess.Popen(
-                [sys.executable, "-m", "prestacop_stream_storage", "--datasets", "tickets"],
-                env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        while '"storing"' not in log.read_text(errors="replace"):
-            if storage.poll() is not None:
-                raise RuntimeError(f"stream-storage exited:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        storage = start_storage(env, log)
 
         print(f"ingesting {args.rows:,} lines beside stream-storage...", flush=True)
         sampler.start()
@@ -466,6 +458,20 @@ def main() -> None:  # noqa: PLR0915 - one linear script of one run
             shutil.rmtree(work, ignore_errors=True)
 
 
+def start_storage(env: dict[str, str], log: Path, *options: str) -> subprocess.Popen[bytes]:
+    """The real stream-storage storing the tickets (its own process group), once it says so."""
+    with log.open("wb") as sink:
+        storage = subprocess.Popen(
+            [sys.executable, "-m", "prestacop_stream_storage", "--datasets", "tickets", *options],
+            env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    while '"storing"' not in log.read_text(errors="replace"):
+        if storage.poll() is not None:
+            raise RuntimeError(f"stream-storage exited:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return storage
+
+
 @dataclass(frozen=True)
 class Beside:
     """The passthrough measured while stream-storage ran beside it."""
@@ -483,18 +489,8 @@ def passthrough_beside_storage(
     Storage (fresh folders, ``--available-now``) reads the whole tickets topic again; the
     passthrough starts once its first batch runs and sends to a fresh topic of its own.
     """
-    log = work / "beside.log"
-    with log.open("wb") as sink:
-        storage = subprocess.Popen(
-            [sys.executable, "-m", "prestacop_stream_storage", "--datasets", "tickets",
-             "--available-now"],
-            env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    storage = start_storage(env, work / "beside.log", "--available-now")
     try:
-        while '"storing"' not in log.read_text(errors="replace"):
-            if storage.poll() is not None:
-                raise RuntimeError(f"stream-storage exited:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
         reference = passthrough(source, kafka, f"{PASSTHROUGH_TOPIC}-beside", max_lines=max_lines)
         return Beside(reference, storage_busy_throughout=storage.poll() is None)
     finally:
