@@ -1,7 +1,6 @@
 """Polars views of shared facts (needs polars: the csv-ingestor's dependency).
 
-The polars twins of :func:`prestacop_shared.spark.borough` and
-:func:`prestacop_shared.fleet.borough_of_county`: the same table
+The polars twin of :func:`prestacop_shared.fleet.borough_of_county`: the same table
 (:data:`~prestacop_shared.fleet.COUNTY_TO_BOROUGH`), the same trimming and upper-casing.
 """
 

@@ -11,6 +11,7 @@ import os
 import sys
 import types
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
@@ -36,7 +37,6 @@ from pyspark.sql.types import (
 
 from prestacop_shared.datasets import HEADER_FILE, files_carry_header
 from prestacop_shared.exceptions import PrestacopError
-from prestacop_shared.fleet import COUNTY_TO_BOROUGH
 from prestacop_shared.tickets import ISSUE_DATE_PATTERN
 
 STORAGE_METADATA_FIELDS = (
@@ -127,14 +127,6 @@ def issue_day(issue_date: Column) -> Column:
     return F.when(issue_date.rlike(ISSUE_DATE_PATTERN), F.try_to_date(issue_date, "MM/dd/yyyy"))
 
 
-def borough(county: Column) -> Column:
-    """The borough of a ``Violation County`` code (:data:`~prestacop_shared.fleet.COUNTY_TO_BOROUGH`
-    after trimming and upper-casing, as :func:`~prestacop_shared.fleet.borough_of_county`), or null.
-    """
-    mapping = F.create_map(*[F.lit(part) for item in COUNTY_TO_BOROUGH.items() for part in item])
-    return mapping[F.upper(F.trim(county))]
-
-
 CSV_OPTIONS: dict[str, str] = {
     "header": "true",
     "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
@@ -204,6 +196,27 @@ def read_dataset(
         PrestacopError: ``path`` is not a stream-storage output folder, or its
             ``_header.csv`` does not name the model's stored columns.
     """
+    layout = stored_layout(path, model)
+    return _read_sink(spark, Path(path), stored_schema(model), files, header=layout.header)
+
+
+@dataclass(frozen=True)
+class StoredLayout:
+    """How a stored dataset's files are written (checked by :func:`stored_layout`)."""
+
+    data_schema: StructType
+    """The files' columns, in file order: the stored schema without the partition column."""
+    header: bool
+    """Whether each file starts with a header line (else ``_header.csv`` names the columns)."""
+
+
+def stored_layout(path: str | Path, model: type[BaseModel]) -> StoredLayout:
+    """The layout of the dataset stored at ``path`` (every reader of stored files checks it).
+
+    Raises:
+        PrestacopError: ``path`` has no ``_spark_metadata`` log (not a stream-storage output
+            folder), or its ``_header.csv`` does not name the model's stored columns.
+    """
     root = Path(path)
     if not (root / "_spark_metadata").is_dir():
         raise PrestacopError(
@@ -214,7 +227,8 @@ def read_dataset(
     header = files_carry_header(root)
     if not header:
         _check_header_file(root / HEADER_FILE, schema)
-    return _read_sink(spark, root, schema, files, header=header)
+    data = StructType([field for field in schema.fields if field.name != PARTITION_COLUMN])
+    return StoredLayout(data, header)
 
 
 def header_line(schema: StructType) -> str:

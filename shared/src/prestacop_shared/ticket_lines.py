@@ -35,7 +35,12 @@ from typing import Any, Final
 import polars as pl
 
 from prestacop_shared.exceptions import DeserializationError
-from prestacop_shared.tickets import ISSUE_DATE_PATTERN, HistoricalTicket
+from prestacop_shared.tickets import (
+    ISSUE_DATE_FORMAT,
+    ISSUE_DATE_PATTERN,
+    HistoricalTicket,
+    issue_day_of,
+)
 
 PREFIX: Final = "T1"
 """The encoding and its version, the first field of every value."""
@@ -50,7 +55,6 @@ DATE_TEXT_LENGTH: Final = len("YYYY-MM-DD")
 FIELDS_OFFSET: Final = len(PREFIX) + 1 + DATE_TEXT_LENGTH + 1
 """Where the ticket fields start in a value (0-based; character 15 counting from 1)."""
 
-ISSUE_DATE_FORMAT: Final = "%m/%d/%Y"
 EMITTED_AT_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.6fZ"
 """``emitted_at`` in a value (polars/chrono notation), as Spark's ``CSV_OPTIONS`` read it."""
 
@@ -59,7 +63,6 @@ _NEEDS_QUOTES_POLARS: Final = r'[,"\r\n]'
 _SMALLEST_PLAIN_FLOAT: Final = 1e-4
 """Below this magnitude Python's ``repr`` writes an exponent where polars writes decimals."""
 
-_ISSUE_DATE = re.compile(ISSUE_DATE_PATTERN)
 _FLOAT_FIELDS: Final = frozenset(
     name
     for name, info in HistoricalTicket.model_fields.items()
@@ -73,21 +76,6 @@ class TicketLineError(DeserializationError):
 
 
 # --- the issue-date rule -------------------------------------------------------------------
-
-
-def issue_day_of(issue_date: str | None) -> date | None:
-    """The day an ``issue_date`` text names, or ``None`` (the rule, in Python).
-
-    Example:
-        >>> issue_day_of("02/29/2016"), issue_day_of("02/30/2016"), issue_day_of("2/1/2016")
-        (datetime.date(2016, 2, 29), None, None)
-    """
-    if issue_date is None or _ISSUE_DATE.fullmatch(issue_date) is None:
-        return None
-    try:
-        return datetime.strptime(issue_date, ISSUE_DATE_FORMAT).replace(tzinfo=UTC).date()
-    except ValueError:
-        return None
 
 
 def issue_day_expr(issue_date: pl.Expr) -> pl.Expr:

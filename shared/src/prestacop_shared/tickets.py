@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Final
 
@@ -154,9 +154,27 @@ csv-ingestor's vectorised checks and :func:`parse_source_value` both use it."""
 
 ISSUE_DATE_PATTERN: Final[str] = r"^[0-9]{2}/[0-9]{2}/[12][0-9]{3}$"
 """A ticket's ``issue_date`` as the source writes it: ``MM/DD/YYYY``, year 1000-2999. The one
-issue-date rule is this pattern plus "names a real calendar day", in polars and Python
-(:mod:`prestacop_shared.ticket_lines`) and Spark (:func:`prestacop_shared.spark.issue_day`); a
-test proves they agree."""
+issue-date rule is this pattern plus "names a real calendar day", in Python (:func:`issue_day_of`,
+which analytics applies), polars (:func:`prestacop_shared.ticket_lines.issue_day_expr`) and Spark
+(:func:`prestacop_shared.spark.issue_day`); a test proves they agree."""
+
+ISSUE_DATE_FORMAT: Final = "%m/%d/%Y"
+_ISSUE_DATE = re.compile(ISSUE_DATE_PATTERN)
+
+
+def issue_day_of(issue_date: str | None) -> date | None:
+    """The day an ``issue_date`` text names, or ``None`` (the rule, in Python).
+
+    Example:
+        >>> issue_day_of("02/29/2016"), issue_day_of("02/30/2016"), issue_day_of("2/1/2016")
+        (datetime.date(2016, 2, 29), None, None)
+    """
+    if issue_date is None or _ISSUE_DATE.fullmatch(issue_date) is None:
+        return None
+    try:
+        return datetime.strptime(issue_date, ISSUE_DATE_FORMAT).replace(tzinfo=UTC).date()
+    except ValueError:
+        return None
 
 
 def _integer_bounds(name: str) -> tuple[int | None, int | None]:

@@ -14,7 +14,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from prestacop_shared.spark import issue_day
-from prestacop_shared.ticket_lines import issue_day_expr, issue_day_of
+from prestacop_shared.ticket_lines import issue_day_expr
+from prestacop_shared.tickets import issue_day_of
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,6 @@ from prestacop_shared.ticket_lines import (
     event_date_expr,
     event_date_of,
     frame_of,
-    issue_day_of,
     split_fields,
 )
 from prestacop_shared.tickets import (
@@ -34,6 +33,7 @@ from prestacop_shared.tickets import (
     HistoricalTicket,
     TicketLayout,
     detect_layout,
+    issue_day_of,
     ticket_from_source_row,
     ticket_to_source_row,
 )
