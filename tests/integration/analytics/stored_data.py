@@ -144,7 +144,7 @@ def _ticket(
 
 _TIMES = ["0143A", "1206P", "1200A", "0000A", "1159P", "0730A", "1520P", "", "09", "0012P"]
 _DATES = ["07/10/2016", "02/29/2016", "02/30/2016", "12/31/2069", "1/5/2016", "", "01/01/2000"]
-_COUNTIES = ["NY", "K", "Q", "BX", "R", "BK", "QN", "MN", "ST", "", "ZZ"]
+_COUNTIES = ["NY", "K", "Q", "BX", "R", "BK", "QN", "MN", "ST", "", "ZZ", " bk", "qn "]
 
 
 def generated_tickets(count: int, seed: int = 11) -> list[HistoricalTicket]:

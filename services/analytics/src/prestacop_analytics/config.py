@@ -57,8 +57,9 @@ class AnalyticsSettings(BaseSettings):
         default=64,
         ge=0,
         description="An input whose new files hold at most this many MB "
-        "(ANALYTICS_COLLECT_PARTIAL_MAX_MB) has its partial collected to the driver with Arrow "
-        "and written there; bigger ones are written by Spark. Same partial either way; 0: "
+        "(ANALYTICS_COLLECT_PARTIAL_MAX_MB) has its partial written on the driver: the tickets' "
+        "computed there by the Arrow function Spark's tasks run, the others collected from Spark "
+        "with Arrow; bigger ones are computed and written by Spark. Same partial either way; 0: "
         "always Spark",
     )
     POSITION_CELL_DEG: float = Field(

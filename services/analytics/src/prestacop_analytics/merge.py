@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from prestacop_analytics.partials import (
+from prestacop_analytics.keys import (
     CELLS,
     DATES,
     DRONE_CODES,

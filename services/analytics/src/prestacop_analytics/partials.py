@@ -1,11 +1,12 @@
 """Spark side of a run: the partial aggregates of newly committed files, written as Parquet.
 
 Each stored input (a file sink) has one partial: a small aggregate of the given files whose
-merge over any split of the files equals the aggregate of them all (see merge.py). The files
-are read with :func:`prestacop_shared.spark.read_dataset` (explicit schema, only the columns the
-partial needs, so the CSV parser skips the others), once, by one Spark job per input, and nothing
-is cached: the tickets' eight summaries come out of one ``GROUPING SETS`` aggregate, a single
-scan of the files.
+merge over any split of the files equals the aggregate of them all (see merge.py). Each input's
+files are read once, by one Spark job, and nothing is cached. The tickets (the big input) are
+read and counted by :mod:`prestacop_analytics.ticket_counts` in Spark tasks (``mapInArrow``): one
+pass over the files for all eight summaries. The live datasets are read with
+:func:`prestacop_shared.spark.read_dataset` (explicit schema, only the columns the partial needs)
+and aggregated by Spark, the counts with one ``GROUPING SETS`` aggregate.
 
 Kinds of partial (the Parquet columns):
 
@@ -26,7 +27,7 @@ Kinds of partial (the Parquet columns):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,52 +35,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_type
 
 from prestacop_analytics.exceptions import DatasetError
-from prestacop_analytics.inputs import project_tickets
+from prestacop_analytics.inputs import TICKET_COLUMNS
+from prestacop_analytics.keys import VIOLATION_KEYS, key_columns
+from prestacop_analytics.ticket_counts import (
+    PARTIAL_SCHEMA,
+    count_tickets,
+    read_tickets,
+)
 from prestacop_shared import datasets
 from prestacop_shared.events import ViolationSource
 from prestacop_shared.exceptions import PrestacopError
 from prestacop_shared.sink_log import is_sink
-from prestacop_shared.spark import read_dataset, read_quarantine
+from prestacop_shared.spark import read_dataset, read_quarantine, stored_layout
 
 log = logging.getLogger(__name__)
-
-SUMMONS_KEY = "summons_number"
-ZONES = ("drone_id", "violation_code", "fine_zone")
-DATES = ("weekday", "hour", "month", "fiscal_year", "issue_day_in_range")
-PRECINCTS = ("violation_precinct", "borough")
-SUMMONS = (SUMMONS_KEY,)
-STATES = ("registration_state",)
-MAKES = ("vehicle_make",)
-BODY_TYPES = ("vehicle_body_type",)
-CELLS = ("lat_cell", "lon_cell")
-SUMMARY_KEYS: tuple[tuple[str, ...], ...] = (
-    ZONES,
-    DATES,
-    PRECINCTS,
-    STATES,
-    MAKES,
-    BODY_TYPES,
-    CELLS,
-    SUMMONS,
-)
-"""The ticket counts the ticket tables are derived from (each a key set of one scan)."""
-
-DRONE_CODES = ("drone_id", "violation_code")
-VIOLATION_KEYS: tuple[tuple[str, ...], ...] = (DRONE_CODES, CELLS)
-"""The live violation counts: per (drone, code) and per map cell."""
-
-
-def key_columns(key_sets: Sequence[Sequence[str]]) -> tuple[str, ...]:
-    """Every key of ``key_sets``, each once, in first-seen order (the grouping columns)."""
-    return tuple(dict.fromkeys(key for keys in key_sets for key in keys))
-
-
-def set_id(key_sets: Sequence[Sequence[str]], keys: Sequence[str]) -> int:
-    """Spark's ``grouping_id()`` of ``keys``: bit i (first column highest) set if not grouped."""
-    columns = key_columns(key_sets)
-    return sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns) if c not in keys)
 
 
 def cell_columns(cell_deg: float) -> list[Column]:
@@ -98,11 +70,75 @@ def _grouping_sets(
     return grouped.agg(F.grouping_id().alias("set_id"), *measures)
 
 
-def tickets_partial(tickets: DataFrame, cell_deg: float) -> DataFrame:
-    """Ticket counts by every key set of :data:`SUMMARY_KEYS`, from one scan."""
-    typed = project_tickets(tickets)
-    with_cells = typed.select("*", *cell_columns(cell_deg))
-    return _grouping_sets(with_cells, SUMMARY_KEYS, F.count(F.lit(1)).alias("tickets"))
+@dataclass(frozen=True)
+class TicketFiles:
+    """Stored ticket files, and how to read them (the sink's layout, checked on the driver)."""
+
+    files: tuple[str, ...]
+    names: tuple[str, ...]
+    types: dict[str, pa.DataType]
+    header: bool
+    cell_deg: float
+
+    @classmethod
+    def of(cls, sink: Path, files: Sequence[Path], cell_deg: float) -> TicketFiles:
+        """The given committed files of the tickets' sink.
+
+        Raises:
+            DatasetError: the sink is not a stream-storage output folder, or its ``_header.csv``
+                names other columns than the stored tickets have.
+        """
+        try:
+            layout = stored_layout(sink, datasets.TICKETS.model)
+        except PrestacopError as error:
+            raise DatasetError(str(error)) from error
+        fields = layout.data_schema.fields
+        return cls(
+            tuple(str(f) for f in files),
+            tuple(field.name for field in fields),
+            {f.name: to_arrow_type(f.dataType) for f in fields if f.name in TICKET_COLUMNS},
+            layout.header,
+            cell_deg,
+        )
+
+    def count(self, files: Sequence[str] | None = None) -> pa.Table:
+        """The tickets' partial of ``files`` (default: all of them), in this process."""
+        chosen = [Path(f) for f in (self.files if files is None else files)]
+        chunks = read_tickets(chosen, self.names, self.types, header=self.header)
+        return count_tickets(chunks, self.cell_deg)
+
+    def shares(self, tasks: int) -> list[list[str]]:
+        """The files split into at most ``tasks`` shares of about equal bytes (largest first)."""
+        shares: list[list[str]] = [[] for _ in range(min(tasks, len(self.files)))]
+        sizes = [0] * len(shares)
+        for file in sorted(self.files, key=lambda f: -Path(f).stat().st_size):
+            smallest = sizes.index(min(sizes))
+            shares[smallest].append(file)
+            sizes[smallest] += Path(file).stat().st_size
+        return [sorted(share) for share in shares]
+
+
+TASK_BYTES = 256 * 1024 * 1024
+"""Ticket files per Spark task: at least one task per core, and one per this many bytes."""
+
+
+def tickets_partial(spark: SparkSession, tickets: TicketFiles) -> DataFrame:
+    """Ticket counts by every key set of :data:`SUMMARY_KEYS`: one pass, in Spark tasks.
+
+    Each task counts its share of the files with :meth:`TicketFiles.count` (``mapInArrow``
+    over one id per share: ``spark.range`` gives each task exactly one).
+    """
+    size = sum(Path(f).stat().st_size for f in tickets.files)
+    tasks = max(spark.sparkContext.defaultParallelism, -(-size // TASK_BYTES))
+    shares = tickets.shares(tasks)
+
+    def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for share in batch.column(0).to_pylist():
+                yield from tickets.count(shares[share]).to_batches()
+
+    schema = from_arrow_schema(PARTIAL_SCHEMA)
+    return spark.range(len(shares), numPartitions=max(1, len(shares))).mapInArrow(count, schema)
 
 
 def violations_partial(violations: DataFrame, cell_deg: float) -> DataFrame:
@@ -163,71 +199,86 @@ class StoredInput:
             for each quarantine sink).
         kind: which partial it gives (a folder name in the run's partial folder).
         sink: the file-sink folder.
-        read: reads the given committed files of the sink.
-        partial: the partial aggregate of what ``read`` gives.
+        aggregate: the partial of the given committed files of the sink, as a Spark job.
+        local: the same partial computed in this process with Arrow, for inputs that have
+            such a path (the tickets); ``None``: Spark computes it and small results are
+            collected.
     """
 
     name: str
     kind: str
     sink: Path
-    read: Callable[[SparkSession, Path, Sequence[Path]], DataFrame]
-    partial: Callable[[DataFrame], DataFrame]
+    aggregate: Callable[[SparkSession, Sequence[Path]], DataFrame]
+    local: Callable[[Sequence[Path]], pa.Table] | None = None
     partition_by: tuple[str, ...] = ()
     """Columns the partial's Parquet is partitioned by (one folder per ticket key set)."""
+
+
+def _spark_input(
+    name: str,
+    kind: str,
+    sink: Path,
+    read: Callable[[SparkSession, Path, Sequence[Path]], DataFrame],
+    partial: Callable[[DataFrame], DataFrame],
+) -> StoredInput:
+    def aggregate(spark: SparkSession, files: Sequence[Path]) -> DataFrame:
+        try:
+            return partial(read(spark, sink, files))
+        except PrestacopError as error:
+            raise DatasetError(str(error)) from error
+
+    return StoredInput(name, kind, sink, aggregate)
 
 
 def _model_reader(
     dataset: datasets.Dataset,
 ) -> Callable[[SparkSession, Path, Sequence[Path]], DataFrame]:
     def read(spark: SparkSession, sink: Path, files: Sequence[Path]) -> DataFrame:
-        try:
-            return read_dataset(spark, sink, dataset.model, files=list(files))
-        except PrestacopError as error:
-            raise DatasetError(str(error)) from error
+        return read_dataset(spark, sink, dataset.model, files=list(files))
 
     return read
 
 
 def _read_quarantine_files(spark: SparkSession, sink: Path, files: Sequence[Path]) -> DataFrame:
-    try:
-        return read_quarantine(spark, sink, files=list(files))
-    except PrestacopError as error:
-        raise DatasetError(str(error)) from error
+    return read_quarantine(spark, sink, files=list(files))
+
+
+def _tickets_input(sink: Path, cell_deg: float) -> StoredInput:
+    def aggregate(spark: SparkSession, files: Sequence[Path]) -> DataFrame:
+        return tickets_partial(spark, TicketFiles.of(sink, files, cell_deg))
+
+    def local(files: Sequence[Path]) -> pa.Table:
+        return TicketFiles.of(sink, files, cell_deg).count()
+
+    return StoredInput("tickets", "tickets", sink, aggregate, local, ("set_id",))
 
 
 def stored_inputs(data_dir: Path, quarantine_dir: Path, cell_deg: float) -> list[StoredInput]:
     """Every sink the report reads under ``data_dir``, each with its partial."""
     inputs = [
-        StoredInput(
-            "tickets",
-            "tickets",
-            datasets.TICKETS.output_dir(data_dir),
-            _model_reader(datasets.TICKETS),
-            lambda frame: tickets_partial(frame, cell_deg),
-            ("set_id",),
-        ),
-        StoredInput(
+        _tickets_input(datasets.TICKETS.output_dir(data_dir), cell_deg),
+        _spark_input(
             "drone_status",
             "statuses",
             datasets.STATUS.output_dir(data_dir),
             _model_reader(datasets.STATUS),
             statuses_partial,
         ),
-        StoredInput(
+        _spark_input(
             "drone_violations",
             "violations",
             datasets.VIOLATIONS.output_dir(data_dir),
             _model_reader(datasets.VIOLATIONS),
             lambda frame: violations_partial(frame, cell_deg),
         ),
-        StoredInput(
+        _spark_input(
             "drone_alerts",
             "alerts",
             datasets.ALERTS.output_dir(data_dir),
             _model_reader(datasets.ALERTS),
             alerts_partial,
         ),
-        StoredInput(
+        _spark_input(
             "drone_alert_resolutions",
             "resolutions",
             datasets.ALERT_RESOLUTIONS.output_dir(data_dir),
@@ -241,7 +292,7 @@ def stored_inputs(data_dir: Path, quarantine_dir: Path, cell_deg: float) -> list
         else sorted(p for p in quarantine_dir.glob("*") if is_sink(p))
     )
     inputs += [
-        StoredInput(
+        _spark_input(
             f"quarantine/{sink.name}",
             "quarantine",
             sink,
@@ -263,20 +314,26 @@ def write_partial(
 ) -> None:
     """Aggregate ``files`` of ``source`` and write the partial to ``folder`` (Parquet).
 
-    One Spark aggregate either way. When the files hold at most ``collect_max_bytes``, its
-    (small) result is collected to the driver with Arrow and written there with pyarrow, in the
-    layout Spark's writer gives (one ``<column>=<value>`` folder per partition value, without
-    that column, ``part-*.parquet`` files): for a small increment that saves Spark's file-writing
-    job and its commit, most of the fixed cost of a run. Bigger inputs (a full run) are written
-    by Spark, whose result may not fit on the driver.
+    When the files hold at most ``collect_max_bytes`` (an increment), the partial is written on
+    the driver with pyarrow, in the layout Spark's writer gives (one ``<column>=<value>`` folder
+    per partition value, without that column, ``part-*.parquet`` files): computed right here by
+    the input's ``local`` path when it has one (the tickets: the same function its Spark tasks
+    run), else by a Spark job whose (small) result is collected with Arrow. Either way a small
+    increment is spared Spark's file-writing job and its commit, most of the fixed cost of a
+    run. Bigger inputs (a full run) are aggregated and written by Spark, whose result may not
+    fit on the driver.
     """
-    frame = source.partial(source.read(spark, source.sink, files))
     size = sum(file.stat().st_size for file in files)
     collected = size <= collect_max_bytes
-    if collected:
-        _write_arrow(frame.toArrow(), folder, source.partition_by)
+    if collected and source.local is not None:
+        written_by = "driver (arrow)"
+        _write_arrow(source.local(files), folder, source.partition_by)
+    elif collected:
+        written_by = "driver (collected)"
+        _write_arrow(source.aggregate(spark, files).toArrow(), folder, source.partition_by)
     else:
-        writer = frame.write
+        written_by = "spark"
+        writer = source.aggregate(spark, files).write
         if source.partition_by:
             writer = writer.partitionBy(*source.partition_by)
         writer.parquet(str(folder))
@@ -286,7 +343,7 @@ def write_partial(
             "input": source.name,
             "files": len(files),
             "bytes": size,
-            "written_by": "driver" if collected else "spark",
+            "written_by": written_by,
             "folder": str(folder),
         },
     )

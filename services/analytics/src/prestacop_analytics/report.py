@@ -15,10 +15,11 @@ already counted (:mod:`prestacop_analytics.state`). Chosen over Structured Strea
   ``complete`` mode over several sources at once;
 * the commit is one atomic rename of ``state.json`` that lists the counted files and the partial
   folders together: a run killed at any point counts nothing twice and misses nothing on rerun;
-* one Spark aggregate per input that has new files and nothing else, so an incremental run
-  costs the new files plus a merge of small Parquet files on the driver (Arrow); a small
-  increment's partial is collected with Arrow and written on the driver, which spares Spark's
-  file-writing job (``ANALYTICS_COLLECT_PARTIAL_MAX_MB``).
+* one Spark job per input that has new files and nothing else, so an incremental run costs the
+  new files plus a merge of small Parquet files on the driver (Arrow); a small increment's
+  partial is written on the driver, which spares Spark's file-writing job
+  (``ANALYTICS_COLLECT_PARTIAL_MAX_MB``): the tickets' by the same Arrow function the Spark
+  tasks run (:mod:`prestacop_analytics.ticket_counts`), the live datasets' collected from Spark.
 
 Delivery guarantee: every committed file of every input is counted exactly once in the
 published report, across crashes (SIGKILL included) and reruns; files of failed batches, which

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prestacop_analytics.inputs import FINE_ZONE_MANHATTAN
-from prestacop_analytics.merge import MergedState
-from prestacop_analytics.partials import (
+from prestacop_analytics.keys import (
     BODY_TYPES,
     CELLS,
     DATES,
@@ -25,6 +24,7 @@ from prestacop_analytics.partials import (
     SUMMONS_KEY,
     ZONES,
 )
+from prestacop_analytics.merge import MergedState
 from prestacop_shared.violation_codes import load_violation_codes
 
 QUARANTINE = "quarantine"

@@ -1,30 +1,31 @@
-"""The documented parsing rules, on the real formats' edge cases, through Spark."""
+"""The documented parsing rules, on the real formats' edge cases, through the Arrow typing."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
 import pytest
-from pyspark.sql import SparkSession
 
-from prestacop_analytics.inputs import TICKET_COLUMNS, project_tickets
+from prestacop_analytics.inputs import TICKET_COLUMNS, type_tickets
 
-pytestmark = pytest.mark.integration
+SCHEMA = pa.schema(
+    [
+        ("summons_number", pa.int64()), ("drone_id", pa.string()), ("latitude", pa.float64()),
+        ("longitude", pa.float64()), ("violation_code", pa.int64()),
+        ("registration_state", pa.string()), ("vehicle_make", pa.string()),
+        ("vehicle_body_type", pa.string()), ("violation_county", pa.string()),
+        ("violation_precinct", pa.int64()), ("violation_time", pa.string()),
+        ("issue_date", pa.string()), ("source_file", pa.string()),
+    ]
+)  # fmt: skip
 
-SCHEMA = (
-    "summons_number long, drone_id string, latitude double, longitude double, "
-    "violation_code long, registration_state string, vehicle_make string, "
-    "vehicle_body_type string, violation_county string, violation_precinct long, "
-    "violation_time string, issue_date string, source_file string"
-)
 
-
-def _project(spark: SparkSession, **fields: object) -> dict[str, object]:
+def _project(**fields: object) -> dict[str, object]:
     row = dict.fromkeys(TICKET_COLUMNS) | {"summons_number": 1, "drone_id": "d"} | fields
-    frame = spark.createDataFrame([tuple(row[name] for name in TICKET_COLUMNS)], SCHEMA)
-    result = project_tickets(frame).first()
-    assert result is not None
-    return result.asDict()
+    table = pa.Table.from_pylist([row], schema=SCHEMA)
+    typed: dict[str, object] = type_tickets(table, 0.01).to_pylist()[0]
+    return typed
 
 
 @pytest.mark.parametrize(
@@ -34,8 +35,8 @@ def _project(spark: SparkSession, **fields: object) -> dict[str, object]:
         ("0730A", 7), ("1520P", None), ("0160A", None), ("09", None), ("", None), (None, None),
     ],
 )  # fmt: skip
-def test_violation_time(spark: SparkSession, time_text: str | None, hour: int | None) -> None:
-    assert _project(spark, violation_time=time_text)["hour"] == hour
+def test_violation_time(time_text: str | None, hour: int | None) -> None:
+    assert _project(violation_time=time_text)["hour"] == hour
 
 
 @pytest.mark.parametrize(
@@ -55,18 +56,18 @@ def test_violation_time(spark: SparkSession, time_text: str | None, hour: int | 
     ],
 )
 def test_issue_date_against_fiscal_year_2017(
-    spark: SparkSession, date_text: str, day: dt.date | None, in_range: bool | None
+    date_text: str, day: dt.date | None, in_range: bool | None
 ) -> None:
-    projected = _project(spark, issue_date=date_text, source_file="fy2017_head_99_rows.csv")
+    projected = _project(issue_date=date_text, source_file="fy2017_head_99_rows.csv")
     assert projected["fiscal_year"] == 2017
     assert projected["issue_day"] == day
     assert projected["issue_day_in_range"] is in_range
 
 
-def test_weekday_is_iso_and_month_is_calendar(spark: SparkSession) -> None:
-    sunday = _project(spark, issue_date="07/10/2016")
+def test_weekday_is_iso_and_month_is_calendar() -> None:
+    sunday = _project(issue_date="07/10/2016")
     assert (sunday["weekday"], sunday["month"]) == (7, 7)
-    assert _project(spark, issue_date="07/11/2016")["weekday"] == 1
+    assert _project(issue_date="07/11/2016")["weekday"] == 1
 
 
 @pytest.mark.parametrize(
@@ -74,8 +75,8 @@ def test_weekday_is_iso_and_month_is_calendar(spark: SparkSession) -> None:
     [(1, "manhattan_96th_and_below"), (14, "manhattan_96th_and_below"),
      (22, "manhattan_96th_and_below"), (23, "elsewhere"), (0, "elsewhere"), (None, "elsewhere")],
 )  # fmt: skip
-def test_fine_zone_by_precinct(spark: SparkSession, precinct: int | None, zone: str) -> None:
-    assert _project(spark, violation_precinct=precinct)["fine_zone"] == zone
+def test_fine_zone_by_precinct(precinct: int | None, zone: str) -> None:
+    assert _project(violation_precinct=precinct)["fine_zone"] == zone
 
 
 @pytest.mark.parametrize(
@@ -83,5 +84,5 @@ def test_fine_zone_by_precinct(spark: SparkSession, precinct: int | None, zone: 
     [("NY", "MANHATTAN"), ("K", "BROOKLYN"), ("BK", "BROOKLYN"), ("ST", "STATEN ISLAND"),
      ("QN", "QUEENS"), ("BX", "BRONX"), ("", None), (None, None), ("ZZ", None)],
 )  # fmt: skip
-def test_borough_of_county(spark: SparkSession, county: str | None, borough: str | None) -> None:
-    assert _project(spark, violation_county=county)["borough"] == borough
+def test_borough_of_county(county: str | None, borough: str | None) -> None:
+    assert _project(violation_county=county)["borough"] == borough
