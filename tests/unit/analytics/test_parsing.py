@@ -9,6 +9,8 @@ import pytest
 
 from prestacop_analytics.inputs import TICKET_COLUMNS, type_tickets
 
+pytestmark = pytest.mark.unit
+
 SCHEMA = pa.schema(
     [
         ("summons_number", pa.int64()), ("drone_id", pa.string()), ("latitude", pa.float64()),

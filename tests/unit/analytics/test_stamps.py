@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from prestacop_analytics.report import _stamps
 from prestacop_analytics.state import InputCoverage, KeptState
+
+pytestmark = pytest.mark.unit
 
 
 def test_an_empty_input_is_not_taken_for_an_empty_quarantine_sink() -> None:

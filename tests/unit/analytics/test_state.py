@@ -12,6 +12,8 @@ from prestacop_analytics.exceptions import RunInProgressError
 from prestacop_analytics.merge import merge_partials
 from prestacop_analytics.state import KeptState, StateStore
 
+pytestmark = pytest.mark.unit
+
 
 def _partial(store: StateStore, run_id: str, kind: str, table: pa.Table) -> None:
     folder = store.temporary_partial_dir(run_id) / kind / kind

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from prestacop_shared.boroughs import geojson_text, load_boroughs
 from prestacop_shared.fleet import BOROUGH_BOUNDS, COUNTY_TO_BOROUGH
+
+pytestmark = pytest.mark.unit
 
 
 def test_the_five_boroughs_match_the_county_table() -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from prestacop_shared import ticket_lines
 from prestacop_stream_storage import transform
+
+pytestmark = pytest.mark.unit
 
 JAVA_CHECK = (
     Path(__file__).resolve().parents[3]
