@@ -45,6 +45,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "INGESTOR_MAX_ROWS_PER_S": "200",
             "INGESTOR_BLOCK_BYTES": "65536",
             "INGESTOR_COMMIT_INTERVAL_S": "1",
+            # Every partial by Spark tasks, so the tickets are counted on the workers (Python
+            # code of analytics, mapInArrow), not on the driver as a small increment would be.
+            "ANALYTICS_COLLECT_PARTIAL_MAX_MB": "0",
         },
         profiles=["spark-cluster", "kafka-cluster"],
     )
@@ -63,6 +66,20 @@ def _get(stack: Stack, url: str) -> Any:
         "print(urllib.request.urlopen(sys.argv[1], timeout=20).read().decode())"
     )
     return json.loads(stack.python("alert-mailer", code, url))
+
+
+RUN_URL = "http://analytics:8090/api/runs/current"
+
+
+def _trigger_report(stack: Stack) -> str:
+    """POST /api/runs with the stack's token, from inside the network; the HTTP status."""
+    trigger = """
+import sys, urllib.request
+request = urllib.request.Request("http://analytics:8090/api/runs", method="POST",
+    headers={"Authorization": "Bearer " + sys.argv[1]})
+print(urllib.request.urlopen(request, timeout=30).status)
+"""
+    return stack.python("alert-mailer", trigger, stack.env["ANALYTICS_API_TOKEN"]).strip()
 
 
 def _apps(stack: Stack) -> dict[str, dict[str, Any]]:
@@ -93,14 +110,7 @@ def test_storage_and_analytics_share_the_spark_cluster(stack: Stack) -> None:
         lambda: (_apps(stack).get(STORAGE_APP) or {}).get("cores"),
         what="stream-storage holding cores on the cluster",
     )
-    token = stack.env["ANALYTICS_API_TOKEN"]
-    trigger = """
-import sys, urllib.request
-request = urllib.request.Request("http://analytics:8090/api/runs", method="POST",
-    headers={"Authorization": "Bearer " + sys.argv[1]})
-print(urllib.request.urlopen(request, timeout=30).status)
-"""
-    assert stack.python("alert-mailer", trigger, token).strip() == "202"
+    assert _trigger_report(stack) == "202"
 
     def both() -> dict[str, dict[str, Any]] | None:
         apps = _apps(stack)
@@ -128,6 +138,24 @@ print(urllib.request.urlopen(request, timeout=30).status)
         e for e in executors if e["id"] != "driver" and e["hostPort"].rsplit(":", 1)[0] in workers
     ]
     assert on_workers and sum(e["completedTasks"] for e in on_workers) > 0, executors
+
+    # A report run after the tickets are stored counts them in Spark tasks on the workers.
+    wait_for(lambda: not _get(stack, RUN_URL)["running"], what="the first report run to end")
+    runs_before = _get(stack, RUN_URL)["runs"]
+    assert _trigger_report(stack) == "202"
+
+    def ended() -> dict[str, Any] | None:
+        run: dict[str, Any] = _get(stack, RUN_URL)
+        return run if run["runs"] > runs_before and not run["running"] else None
+
+    run = wait_for(ended, what="the report run after storing")
+    assert run["last_error"] is None, run
+    latest = _get(stack, "http://analytics:8090/api/reports/latest")
+    assert latest["run_id"] == run["last_run_id"]
+    by_hour = _get(
+        stack, f"http://analytics:8090/api/reports/{latest['run_id']}/tables/tickets_by_hour"
+    )
+    assert sum(row["tickets"] for row in by_hour["rows"]) == rows
 
 
 def test_a_broker_stopped_mid_file_loses_no_record(stack: Stack) -> None:

@@ -168,7 +168,8 @@ def test_spark_cluster_profile_runs_the_drivers_own_spark_and_python() -> None:
     services = stack.compose_services()
     for name in ("spark-master", "spark-worker"):
         assert services[name]["profiles"] == ["spark-cluster"]
-        assert services[name]["build"] == services["stream-storage"]["build"], name
+        # The image of the driver that runs Python in Spark tasks (analytics' mapInArrow).
+        assert services[name]["build"] == services["analytics"]["build"], name
         assert services[name]["command"][0] == "spark-class"
     assert "spark://spark-master:7077" in services["spark-worker"]["command"]
     assert "prestacop-data:/data" in services["spark-worker"]["volumes"]
