@@ -197,15 +197,15 @@ def read_dataset(
             ``_header.csv`` does not name the model's stored columns.
     """
     layout = stored_layout(path, model)
-    return _read_sink(spark, Path(path), stored_schema(model), files, header=layout.header)
+    return _read_sink(spark, Path(path), layout.schema, files, header=layout.header)
 
 
 @dataclass(frozen=True)
 class StoredLayout:
     """How a stored dataset's files are written (checked by :func:`stored_layout`)."""
 
-    data_schema: StructType
-    """The files' columns, in file order: the stored schema without the partition column."""
+    schema: StructType
+    """The stored schema (:func:`stored_schema`); the files hold :func:`file_schema` of it."""
     header: bool
     """Whether each file starts with a header line (else ``_header.csv`` names the columns)."""
 
@@ -227,13 +227,18 @@ def stored_layout(path: str | Path, model: type[BaseModel]) -> StoredLayout:
     header = files_carry_header(root)
     if not header:
         _check_header_file(root / HEADER_FILE, schema)
-    data = StructType([field for field in schema.fields if field.name != PARTITION_COLUMN])
-    return StoredLayout(data, header)
+    return StoredLayout(schema, header)
+
+
+def file_schema(schema: StructType) -> StructType:
+    """The columns a stored dataset's files hold, in order: all but the partition column, which
+    the sink writes into the paths."""
+    return StructType([field for field in schema.fields if field.name != PARTITION_COLUMN])
 
 
 def header_line(schema: StructType) -> str:
-    """The header of a stored dataset's files: its columns but the partition, comma-separated."""
-    return ",".join(name for name in schema.fieldNames() if name != PARTITION_COLUMN)
+    """The header of a stored dataset's files: :func:`file_schema`'s columns, comma-separated."""
+    return ",".join(file_schema(schema).fieldNames())
 
 
 def _check_header_file(header_file: Path, schema: StructType) -> None:
@@ -262,7 +267,7 @@ def _read_sink(
     the sink-log reader expect it in every line, so it is left out of the read schema, then
     restored from the paths (typed, and null for an empty sink that has no partition folder yet).
     """
-    data_schema = StructType([f for f in schema.fields if f.name != PARTITION_COLUMN])
+    data_schema = file_schema(schema)
     reader = (
         spark.read.format("csv")
         .options(**CSV_READ_OPTIONS)

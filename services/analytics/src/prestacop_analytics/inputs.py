@@ -125,15 +125,21 @@ def _range_end(source_file: str) -> date | None:
     return date(year + 1, 6, 30) if year is not None else None
 
 
-def per_value(
-    column: pa.Array | pa.ChunkedArray, rule: Callable[[Any], Any], result: pa.DataType
-) -> pa.Array:
-    """``rule`` applied to every value of ``column``, once per distinct value (null stays null)."""
+def distinct(column: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    """``column`` as its distinct values and one index per row (for :func:`per_value`)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
-    encoded = pc.dictionary_encode(column)
-    values = pa.array([rule(value) for value in encoded.dictionary.to_pylist()], result)
-    return values.take(encoded.indices)
+    encoded: pa.DictionaryArray = pc.dictionary_encode(column)
+    return encoded
+
+
+def per_value(
+    column: pa.DictionaryArray, rule: Callable[[Any], Any], result: pa.DataType
+) -> pa.Array:
+    """``rule`` applied to every row of ``column`` (:func:`distinct`), once per distinct value
+    (null stays null)."""
+    values = pa.array([rule(value) for value in column.dictionary.to_pylist()], result)
+    return values.take(column.indices)
 
 
 def _cell(degrees: pa.ChunkedArray, cell_deg: float) -> pa.Array:
@@ -146,8 +152,8 @@ def type_tickets(tickets: pa.Table, cell_deg: float) -> pa.Table:
     Output: :data:`TYPED_COLUMNS`, in that order (``weekday`` 1=Monday..7=Sunday, ``hour``
     0-23 or null, ``issue_day_in_range`` null when the date or the fiscal year is unknown).
     """
-    issue_day = per_value(tickets["issue_date"], issue_day_of, pa.date32())
-    source_file = tickets["source_file"]
+    issue_day = per_value(distinct(tickets["issue_date"]), issue_day_of, pa.date32())
+    source_file = distinct(tickets["source_file"])
     precinct = tickets["violation_precinct"]
     in_range = pc.and_kleene(
         pc.greater_equal(issue_day, per_value(source_file, _range_start, pa.date32())),
@@ -162,10 +168,10 @@ def type_tickets(tickets: pa.Table, cell_deg: float) -> pa.Table:
         "vehicle_make": tickets["vehicle_make"],
         "vehicle_body_type": tickets["vehicle_body_type"],
         "violation_county": tickets["violation_county"],
-        "borough": per_value(tickets["violation_county"], borough_of_county, pa.string()),
+        "borough": per_value(distinct(tickets["violation_county"]), borough_of_county, pa.string()),
         "violation_precinct": precinct,
         "fine_zone": pc.if_else(in_zone, FINE_ZONE_MANHATTAN, FINE_ZONE_ELSEWHERE),
-        "hour": per_value(tickets["violation_time"], hour_of, pa.int32()),
+        "hour": per_value(distinct(tickets["violation_time"]), hour_of, pa.int32()),
         "issue_day": issue_day,
         "weekday": pc.cast(pc.day_of_week(issue_day, count_from_zero=False), pa.int32()),
         "month": pc.cast(pc.month(issue_day), pa.int32()),

@@ -27,7 +27,7 @@ Kinds of partial (the Parquet columns):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +49,13 @@ from prestacop_shared import datasets
 from prestacop_shared.events import ViolationSource
 from prestacop_shared.exceptions import PrestacopError
 from prestacop_shared.sink_log import is_sink
-from prestacop_shared.spark import read_dataset, read_quarantine, stored_layout
+from prestacop_shared.spark import (
+    file_schema,
+    header_line,
+    read_dataset,
+    read_quarantine,
+    stored_layout,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +82,10 @@ class TicketFiles:
 
     files: tuple[str, ...]
     names: tuple[str, ...]
+    """The files' columns, in order."""
     types: dict[str, pa.DataType]
-    header: bool
+    header: str | None
+    """The line each file starts with, or ``None`` (headerless files)."""
     cell_deg: float
 
     @classmethod
@@ -92,12 +100,12 @@ class TicketFiles:
             layout = stored_layout(sink, datasets.TICKETS.model)
         except PrestacopError as error:
             raise DatasetError(str(error)) from error
-        fields = layout.data_schema.fields
+        fields = file_schema(layout.schema).fields
         return cls(
             tuple(str(f) for f in files),
             tuple(field.name for field in fields),
             {f.name: to_arrow_type(f.dataType) for f in fields if f.name in TICKET_COLUMNS},
-            layout.header,
+            header_line(layout.schema) if layout.header else None,
             cell_deg,
         )
 
@@ -107,15 +115,19 @@ class TicketFiles:
         chunks = read_tickets(chosen, self.names, self.types, header=self.header)
         return count_tickets(chunks, self.cell_deg)
 
-    def shares(self, tasks: int) -> list[list[str]]:
-        """The files split into at most ``tasks`` shares of about equal bytes (largest first)."""
-        shares: list[list[str]] = [[] for _ in range(min(tasks, len(self.files)))]
-        sizes = [0] * len(shares)
-        for file in sorted(self.files, key=lambda f: -Path(f).stat().st_size):
-            smallest = sizes.index(min(sizes))
-            shares[smallest].append(file)
-            sizes[smallest] += Path(file).stat().st_size
-        return [sorted(share) for share in shares]
+
+def balanced_shares(sizes: Mapping[str, int], tasks: int) -> list[list[str]]:
+    """Files (``sizes``: bytes per file) split into at most ``tasks`` shares of about equal bytes.
+
+    Largest file first, each to the share with the fewest bytes so far.
+    """
+    shares: list[list[str]] = [[] for _ in range(min(tasks, len(sizes)))]
+    totals = [0] * len(shares)
+    for file in sorted(sizes, key=lambda f: -sizes[f]):
+        smallest = totals.index(min(totals))
+        shares[smallest].append(file)
+        totals[smallest] += sizes[file]
+    return [sorted(share) for share in shares]
 
 
 TASK_BYTES = 256 * 1024 * 1024
@@ -128,9 +140,9 @@ def tickets_partial(spark: SparkSession, tickets: TicketFiles) -> DataFrame:
     Each task counts its share of the files with :meth:`TicketFiles.count` (``mapInArrow``
     over one id per share: ``spark.range`` gives each task exactly one).
     """
-    size = sum(Path(f).stat().st_size for f in tickets.files)
-    tasks = max(spark.sparkContext.defaultParallelism, -(-size // TASK_BYTES))
-    shares = tickets.shares(tasks)
+    sizes = {file: Path(file).stat().st_size for file in tickets.files}
+    tasks = max(spark.sparkContext.defaultParallelism, -(-sum(sizes.values()) // TASK_BYTES))
+    shares = balanced_shares(sizes, tasks)
 
     def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:

@@ -85,11 +85,16 @@ def _joined(parts: list[memoryview]) -> pa.Buffer:
 
 
 def read_tickets(
-    files: Sequence[Path], names: Sequence[str], types: dict[str, pa.DataType], *, header: bool
+    files: Sequence[Path],
+    names: Sequence[str],
+    types: dict[str, pa.DataType],
+    *,
+    header: str | None,
 ) -> Iterator[pa.Table]:
     """The :data:`TICKET_COLUMNS` of the rows of ``files``, chunk by chunk, typed as ``types``.
 
-    ``names`` are the files' columns in order; ``header``: each file starts with them as a line.
+    ``names`` are the files' columns in order; ``header``: the line each file starts with, or
+    ``None`` (headerless files).
 
     Raises:
         DatasetError: a file's header or a row does not fit the stored tickets' layout.
@@ -103,7 +108,7 @@ def read_tickets(
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
-    for chunk in _chunks(files, ",".join(names) if header else None):
+    for chunk in _chunks(files, header):
         try:
             yield pcsv.read_csv(
                 chunk,
