@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import secrets
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,9 +165,8 @@ class Stack:
         """``docker compose -f docker-compose.yml [--profile ...] --env-file ...``."""
         return list(self.compose.compose_command_property)
 
-    def run(self, *args: str, timeout_s: float = 900) -> str:
-        """Run another ``docker compose`` command on this project; return its stdout."""
-        done = subprocess.run(
+    def _compose(self, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [*self.command, *args],
             capture_output=True,
             text=True,
@@ -173,6 +174,10 @@ class Stack:
             check=False,
             env={**os.environ, "COMPOSE_PROJECT_NAME": self.project},
         )
+
+    def run(self, *args: str, timeout_s: float = 900) -> str:
+        """Run another ``docker compose`` command on this project; return its stdout."""
+        done = self._compose(*args, timeout_s=timeout_s)
         assert done.returncode == 0, f"compose {args} failed:\n{done.stderr[-3000:]}"
         return done.stdout
 
@@ -220,16 +225,36 @@ class Stack:
         )
 
     def down(self) -> None:
-        """Remove the project's containers, networks, volumes and images (20 s to stop, not 150 s)."""
-        self.run(
-            "down",
-            "--volumes",
-            "--rmi",
-            "local",
-            "--remove-orphans",
-            "--timeout",
-            "20",
-            timeout_s=600,
+        """Remove the project's containers, networks, volumes and images (20 s to stop, not 150 s).
+
+        Docker 20.10 sometimes keeps a stale endpoint on a network after every container on it
+        is gone (moby/moby#42119, seen here once after the SIGKILL test): ``docker network rm``
+        then answers "has active endpoints" until the engine restarts. Such a network is left
+        behind with a warning (its name is this run's own, and .ci/run clears old projects);
+        any other failure, or a container or volume left, fails the teardown.
+        """
+        args = ("down", "--volumes", "--rmi", "local", "--remove-orphans", "--timeout", "20")
+        done = self._compose(*args, timeout_s=600)
+        if done.returncode == 0:
+            return
+        errors = [line for line in done.stderr.splitlines() if "rror" in line]
+        stale = any("has active endpoints" in e for e in errors) and all(
+            "has active endpoints" in e or re.fullmatch(r"\s*Network \S+\s+Error", e)
+            for e in errors
+        )
+        assert stale, f"compose {args} failed:\n{done.stderr[-3000:]}"
+        label = f"label=com.docker.compose.project={self.project}"
+        for kind in ("container", "volume"):
+            left = subprocess.run(
+                ["docker", kind, "ls", "-q", *(["-a"] if kind == "container" else []),
+                 "--filter", label],
+                capture_output=True, text=True, check=True, timeout=60,
+            ).stdout.split()  # fmt: skip
+            assert not left, f"compose down left {kind}s of {self.project}: {left}"
+        warnings.warn(
+            f"{self.project}: Docker kept a stale endpoint on its network (moby/moby#42119); "
+            "the network is left behind",
+            stacklevel=2,
         )
 
     def file_done(self, name: str) -> bool:
